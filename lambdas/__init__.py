@@ -1,0 +1,1 @@
+"""Onyx: the code that runs in AWS Lambda (and, unchanged, in the local cloud)."""

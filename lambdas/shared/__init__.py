@@ -1,0 +1,1 @@
+"""What the three Lambda functions share: constants, the source and star schemas, database access."""

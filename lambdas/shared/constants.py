@@ -1,0 +1,74 @@
+"""One source of truth shared by the stacks, the Lambdas, the local cloud and the tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+SERVICE_NAME: Final = "onyx"
+METRICS_NAMESPACE: Final = "Onyx"
+
+
+class Env:
+    """Environment variable names the Lambda functions read (set by the stack, validated by each handler)."""
+
+    INGESTION_BUCKET: Final = "ONYX_INGESTION_BUCKET"
+    PROCESSED_BUCKET: Final = "ONYX_PROCESSED_BUCKET"
+    SOURCE_SECRET_NAME: Final = "ONYX_SOURCE_SECRET_NAME"
+    WAREHOUSE_SECRET_NAME: Final = "ONYX_WAREHOUSE_SECRET_NAME"
+    WAREHOUSE_SCHEMA: Final = "ONYX_WAREHOUSE_SCHEMA"
+    SAFETY_LAG_SECONDS: Final = "ONYX_SAFETY_LAG_SECONDS"
+    # The local cloud sets this so boto3 talks to moto instead of AWS; unset on AWS.
+    AWS_ENDPOINT_URL: Final = "AWS_ENDPOINT_URL"
+
+
+class States:
+    """State names of the state machine, as the console's graph shows them."""
+
+    EXTRACT: Final = "Extract"
+    HAS_CHANGES: Final = "HasChanges"
+    TRANSFORM: Final = "Transform"
+    LOAD: Final = "Load"
+    NOTIFY_FAILURE: Final = "NotifyFailure"
+    FAILED: Final = "Failed"
+    DONE: Final = "Done"
+
+
+class Errors:
+    """Error names the Lambdas raise (the exception class name is the Step Functions error name)."""
+
+    SOURCE_UNAVAILABLE: Final = "SourceUnavailable"
+    WAREHOUSE_UNAVAILABLE: Final = "WarehouseUnavailable"
+    SOURCE_SCHEMA_CHANGED: Final = "SourceSchemaChanged"
+    INVALID_DATA: Final = "InvalidData"
+    # What the Lambda service itself throws for transient trouble.
+    LAMBDA_TRANSIENT: Final = (
+        "Lambda.ServiceException",
+        "Lambda.AWSLambdaException",
+        "Lambda.SdkClientException",
+        "Lambda.TooManyRequestsException",
+    )
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a task retries transient errors: exponential backoff with full jitter."""
+
+    errors: tuple[str, ...]
+    interval_seconds: int
+    backoff_rate: float
+    max_attempts: int
+    max_delay_seconds: int
+    jitter: str = "FULL"
+
+
+TRANSIENT_RETRY: Final = RetryPolicy(
+    errors=(*Errors.LAMBDA_TRANSIENT, Errors.SOURCE_UNAVAILABLE, Errors.WAREHOUSE_UNAVAILABLE),
+    interval_seconds=5,
+    backoff_rate=2.0,
+    max_attempts=4,
+    max_delay_seconds=120,
+)
+
+DEFAULT_SCHEDULE_MINUTES: Final = 15
+DEFAULT_SAFETY_LAG_SECONDS: Final = 60

@@ -1,0 +1,27 @@
+"""Typed failures. Step Functions sees the class name as the error name, so Retry/Catch can tell them apart."""
+
+from __future__ import annotations
+
+
+class OnyxError(Exception):
+    """Base of every failure Onyx raises on purpose."""
+
+
+class SourceUnavailable(OnyxError):
+    """Totesys cannot be reached or timed out: transient, retried."""
+
+
+class WarehouseUnavailable(OnyxError):
+    """The warehouse cannot be reached or timed out: transient, retried."""
+
+
+class SourceSchemaChanged(OnyxError):
+    """A Totesys table's columns differ from what Onyx knows: a person must look, never retried."""
+
+
+class InvalidData(OnyxError):
+    """A row breaks a rule (type, not-null, unique key, foreign key): names table, key and rule."""
+
+    def __init__(self, table: str, key: object, rule: str) -> None:
+        self.table, self.key, self.rule = table, key, rule
+        super().__init__(f"{table} {key}: {rule}")

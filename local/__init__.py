@@ -1,0 +1,1 @@
+"""The local cloud: PostgreSQL + moto running the synthesized Onyx pipeline without an AWS account."""

@@ -1,0 +1,180 @@
+"""Put Totesys data into a PostgreSQL database: the schema, then every table by COPY, in one transaction."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+import pg8000.native
+
+from lambdas.shared.database import DatabaseCredentials
+from lambdas.shared.totesys import TABLES, Table
+from local.seed.copy_format import chunk_lines, copy_line
+from local.seed.generator import TotesysGenerator
+
+SCHEMA_SQL = Path(__file__).resolve().parent.parent / "sql" / "totesys_schema.sql"
+Progress = Callable[[str], None]
+
+
+class SeedError(RuntimeError):
+    """The source could not be seeded; the message says why and where."""
+
+
+def connect(credentials: DatabaseCredentials) -> pg8000.native.Connection:
+    """Connect, turning any failure into one clear sentence (never with the password)."""
+    try:
+        return credentials.connect(timeout=10, application_name="onyx-seed")
+    except Exception as exc:  # noqa: BLE001 - socket, auth and protocol errors all mean the same here
+        raise SeedError(f"cannot connect to {credentials}: {_reason(exc)}") from exc
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, pg8000.native.DatabaseError) and exc.args and isinstance(exc.args[0], dict):
+        return str(exc.args[0].get("M", exc))
+    return str(exc) or type(exc).__name__
+
+
+def apply_source_schema(conn: pg8000.native.Connection, *, reset: bool = False) -> None:
+    """Create the Totesys schema (idempotent); with `reset`, drop the tables and their data first."""
+    if reset:
+        conn.run(" ".join(f"DROP TABLE IF EXISTS {t.sql_name} CASCADE;" for t in reversed(TABLES))
+                 + " DROP TYPE IF EXISTS payment_type_name; DROP TYPE IF EXISTS transaction_type;")
+    conn.run(SCHEMA_SQL.read_text())
+
+
+def _require_empty(conn: pg8000.native.Connection) -> None:
+    filled = [t.name for t in TABLES if conn.run(f"SELECT EXISTS (SELECT 1 FROM {t.sql_name})")[0][0]]
+    if filled:
+        raise SeedError(f"the source already holds data ({', '.join(filled)}): pass --reset to replace it")
+
+
+def copy_into(conn: pg8000.native.Connection, table: Table, lines: Iterable[str]) -> int:
+    """COPY ready-made lines into `table`; returns the rows loaded."""
+    columns = ", ".join(table.column_names)
+    conn.run(f"COPY {table.sql_name} ({columns}) FROM STDIN", stream=chunk_lines(lines))
+    return int(conn.row_count)
+
+
+def _reset_sequences(conn: pg8000.native.Connection) -> None:
+    """Move every serial past the largest id, so the application's next insert does not collide."""
+    for table in TABLES:
+        conn.run(f"SELECT setval(pg_get_serial_sequence('{table.sql_name}', '{table.key}'), "
+                 f"GREATEST((SELECT max({table.key}) FROM {table.sql_name}), 1))")
+
+
+def _load(credentials: DatabaseCredentials, reset: bool, progress: Progress,
+          fill: Callable[[pg8000.native.Connection], dict[str, int]]) -> dict[str, int]:
+    conn = connect(credentials)
+    try:
+        conn.run("BEGIN")
+        apply_source_schema(conn, reset=reset)
+        _require_empty(conn)
+        counts = fill(conn)
+        _reset_sequences(conn)
+        conn.run("COMMIT")
+        conn.run("ANALYZE")
+        progress(f"seeded {credentials}: {sum(counts.values()):,} rows in {len(counts)} tables")
+        return counts
+    finally:
+        conn.close()  # without COMMIT, closing rolls everything back: nothing half-loaded
+
+
+def seed_generated(credentials: DatabaseCredentials, scale: int, seed: int = 1, *, reset: bool = False,
+                   progress: Progress = lambda _: None) -> dict[str, int]:
+    """Fill an empty source with generated data for `scale` sales orders."""
+    generator = TotesysGenerator(scale, seed)  # validates the scale before we touch the database
+
+    def fill(conn: pg8000.native.Connection) -> dict[str, int]:
+        counts = {}
+        for table in TABLES:
+            started = time.monotonic()
+            counts[table.name] = copy_into(conn, table, generator.lines(table.name))
+            progress(f"  {table.name:<15} {counts[table.name]:>10,} rows  {time.monotonic() - started:6.1f}s")
+        return counts
+
+    return _load(credentials, reset, progress, fill)
+
+
+def seed_from_jsonl(credentials: DatabaseCredentials, directory: Path, *, reset: bool = False,
+                    progress: Progress = lambda _: None) -> dict[str, int]:
+    """Load a directory of Totesys JSON Lines dumps (`<table>.jsonl` or `.json`) exactly as they are.
+
+    A dump without `payment` gets one synthesized payment per transaction, consistent with its order.
+    """
+    files = _dump_files(directory)
+
+    def fill(conn: pg8000.native.Connection) -> dict[str, int]:
+        counts = {}
+        for table in TABLES:
+            started = time.monotonic()
+            if table.name in files:
+                counts[table.name] = copy_into(conn, table, _dump_lines(files[table.name], table))
+            else:
+                counts[table.name] = _synthesize_payments(conn)
+            progress(f"  {table.name:<15} {counts[table.name]:>10,} rows  {time.monotonic() - started:6.1f}s")
+        return counts
+
+    return _load(credentials, reset, progress, fill)
+
+
+def _dump_files(directory: Path) -> dict[str, Path]:
+    if not directory.is_dir():
+        raise SeedError(f"{directory}: not a directory")
+    files: dict[str, Path] = {}
+    for table in TABLES:
+        for suffix in (".jsonl", ".json"):
+            if (directory / f"{table.name}{suffix}").is_file():
+                files[table.name] = directory / f"{table.name}{suffix}"
+                break
+    missing = [t.name for t in TABLES if t.name not in files and t.name != "payment"]
+    if missing:
+        raise SeedError(f"{directory}: no dump for {', '.join(missing)} (expected <table>.jsonl)")
+    return files
+
+
+def _dump_lines(path: Path, table: Table) -> Iterator[str]:
+    """Each line of a dump as a COPY line, refusing anything that is not one row of `table`."""
+    expected = set(table.column_names)
+    with path.open(encoding="utf-8") as dump:
+        for number, text in enumerate(dump, start=1):
+            if not text.strip():
+                continue
+            try:
+                row = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise SeedError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
+            if not isinstance(row, dict):
+                raise SeedError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
+            if set(row) != expected:
+                missing, unknown = sorted(expected - set(row)), sorted(set(row) - expected)
+                raise SeedError(f"{path}:{number}: columns differ from {table.name}: "
+                                f"missing {missing or 'none'}, unknown {unknown or 'none'}")
+            yield copy_line([row[c] for c in table.column_names])
+
+
+def _synthesize_payments(conn: pg8000.native.Connection) -> int:
+    """One payment per transaction, set-based: amount = units x price, type from the transaction."""
+    conn.run("""
+        INSERT INTO payment (payment_id, created_at, last_updated, transaction_id, counterparty_id,
+                             payment_amount, currency_id, payment_type_id, paid, payment_date,
+                             company_ac_number, counterparty_ac_number)
+        SELECT t.transaction_id, t.created_at, t.last_updated, t.transaction_id,
+               coalesce(s.counterparty_id, p.counterparty_id),
+               coalesce(s.units_sold * s.unit_price, p.item_quantity * p.item_unit_price),
+               coalesce(s.currency_id, p.currency_id),
+               (SELECT payment_type_id FROM payment_type
+                 WHERE payment_type_name = CASE t.transaction_type WHEN 'SALE' THEN 'SALES_RECEIPT'
+                                                                  ELSE 'PURCHASE_PAYMENT' END::payment_type_name),
+               t.transaction_id % 7 <> 0,
+               coalesce(s.agreed_payment_date, p.agreed_payment_date),
+               10000000 + (t.transaction_id * 7919) % 90000000,
+               10000000 + (t.transaction_id * 104729) % 90000000
+          FROM "transaction" t
+          LEFT JOIN sales_order s ON s.sales_order_id = t.sales_order_id
+          LEFT JOIN purchase_order p ON p.purchase_order_id = t.purchase_order_id
+    """)
+    return int(conn.row_count)
+
+

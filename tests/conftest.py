@@ -1,0 +1,20 @@
+"""Fixtures shared by every test tree."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["tests.fixtures.postgres"]
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE_DIR = REPO.parent / "shared" / "data" / "totesys"
+
+
+@pytest.fixture(scope="session")
+def sample_dir() -> Path:
+    """The real Totesys sample rows (read in place, never copied into the repo)."""
+    if not SAMPLE_DIR.is_dir():
+        pytest.fail(f"Totesys sample data not found at {SAMPLE_DIR}")
+    return SAMPLE_DIR
