@@ -18,6 +18,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -64,7 +65,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _run_as(user: pwd.struct_passwd | None, *, die_with_parent: bool) -> object:
+def _run_as(user: pwd.struct_passwd | None, *, die_with_parent: bool) -> Callable[[], None]:
     """preexec_fn: drop to `user`, then ask the kernel to stop us when our parent dies.
 
     The death signal is set *after* setuid because changing credentials clears it.
@@ -128,7 +129,7 @@ class PostgresCluster:
         init = subprocess.run(
             [str(bindir / "initdb"), "-D", str(datadir), "-U", self.superuser, "--pwfile", str(pwfile),
              "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C", "--no-sync"],
-            capture_output=True, text=True, preexec_fn=preexec, cwd=self.workdir, check=False,  # noqa: PLW1509
+            capture_output=True, text=True, preexec_fn=preexec, cwd=self.workdir, check=False,
         )
         pwfile.unlink()
         if init.returncode != 0:
@@ -136,7 +137,7 @@ class PostgresCluster:
             raise PostgresError(f"initdb failed: {init.stderr.strip() or init.stdout.strip()}")
         for _attempt in range(5):
             self.port = free_port()
-            self.process = subprocess.Popen(  # noqa: S603
+            self.process = subprocess.Popen(
                 [str(bindir / "postgres"), "-D", str(datadir), "-p", str(self.port), "-k", str(self.workdir),
                  "-c", "listen_addresses=127.0.0.1",
                  # Durability off: a throwaway cluster trades crash safety for speed.
@@ -155,7 +156,8 @@ class PostgresCluster:
         raise PostgresError(f"postgres did not start: {log}")
 
     def _wait_ready(self, timeout: float = 30.0) -> bool:
-        assert self.process is not None
+        if self.process is None:
+            return False
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

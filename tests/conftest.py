@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.fixtures.postgres"]
+# Powertools outside Lambda: a namespace for Metrics, no X-Ray daemon to talk to.
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "OnyxTest")
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "onyx")
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+
+pytest_plugins = ["tests.fixtures.postgres", "tests.fixtures.aws"]
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = REPO.parent / "shared" / "data" / "totesys"

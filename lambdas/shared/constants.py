@@ -14,8 +14,8 @@ class Env:
 
     INGESTION_BUCKET: Final = "ONYX_INGESTION_BUCKET"
     PROCESSED_BUCKET: Final = "ONYX_PROCESSED_BUCKET"
-    SOURCE_SECRET_NAME: Final = "ONYX_SOURCE_SECRET_NAME"
-    WAREHOUSE_SECRET_NAME: Final = "ONYX_WAREHOUSE_SECRET_NAME"
+    SOURCE_SECRET_NAME: Final = "ONYX_SOURCE_SECRET_NAME"  # noqa: S105 - a variable name, not a secret
+    WAREHOUSE_SECRET_NAME: Final = "ONYX_WAREHOUSE_SECRET_NAME"  # noqa: S105 - a variable name
     WAREHOUSE_SCHEMA: Final = "ONYX_WAREHOUSE_SCHEMA"
     SAFETY_LAG_SECONDS: Final = "ONYX_SAFETY_LAG_SECONDS"
     # The local cloud sets this so boto3 talks to moto instead of AWS; unset on AWS.

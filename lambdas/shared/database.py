@@ -63,11 +63,19 @@ class DatabaseCredentials:
     def with_dbname(self, dbname: str) -> DatabaseCredentials:
         return replace(self, dbname=dbname)
 
-    def connect(self, timeout: float = 10, application_name: str = "onyx") -> pg8000.native.Connection:
-        return pg8000.native.Connection(
+    def connect(self, timeout: float = 10, application_name: str = "onyx",
+                io_timeout: float | None = None) -> pg8000.native.Connection:
+        """Connect within `timeout` seconds; afterwards a statement may run for `io_timeout` (None: no limit).
+
+        pg8000 applies one socket timeout to everything, which would cut a long COPY or its deferred
+        foreign-key checks short, so the limit is relaxed once the session is established.
+        """
+        conn = pg8000.native.Connection(
             user=self.username, password=self.password, host=self.host, port=self.port, database=self.dbname,
             ssl_context=_ssl_context(self.sslmode), timeout=timeout, application_name=application_name,
         )
+        conn._usock.settimeout(io_timeout)
+        return conn
 
 
 def _ssl_context(sslmode: str) -> ssl.SSLContext | None:

@@ -26,7 +26,7 @@ def connect(credentials: DatabaseCredentials) -> pg8000.native.Connection:
     """Connect, turning any failure into one clear sentence (never with the password)."""
     try:
         return credentials.connect(timeout=10, application_name="onyx-seed")
-    except Exception as exc:  # noqa: BLE001 - socket, auth and protocol errors all mean the same here
+    except Exception as exc:
         raise SeedError(f"cannot connect to {credentials}: {_reason(exc)}") from exc
 
 
@@ -57,6 +57,25 @@ def copy_into(conn: pg8000.native.Connection, table: Table, lines: Iterable[str]
     return int(conn.row_count)
 
 
+def _foreign_keys() -> list[tuple[Table, str, str]]:
+    return [(t, c.name, c.references) for t in TABLES for c in t.columns if c.references]
+
+
+def _drop_foreign_keys(conn: pg8000.native.Connection) -> None:
+    for table, column, _ in _foreign_keys():
+        conn.run(f'ALTER TABLE {table.sql_name} DROP CONSTRAINT IF EXISTS "{table.name}_{column}_fkey"')
+
+
+def _add_foreign_keys(conn: pg8000.native.Connection) -> None:
+    for table, column, target in _foreign_keys():
+        try:
+            conn.run(f'ALTER TABLE {table.sql_name} ADD CONSTRAINT "{table.name}_{column}_fkey" '
+                     f'FOREIGN KEY ({column}) REFERENCES "{target}" ({target}_id)')
+        except pg8000.native.DatabaseError as exc:
+            detail = exc.args[0].get("D", "") if exc.args and isinstance(exc.args[0], dict) else ""
+            raise SeedError(f"{table.name}.{column} refers to a missing {target}: {detail or _reason(exc)}") from exc
+
+
 def _reset_sequences(conn: pg8000.native.Connection) -> None:
     """Move every serial past the largest id, so the application's next insert does not collide."""
     for table in TABLES:
@@ -71,7 +90,11 @@ def _load(credentials: DatabaseCredentials, reset: bool, progress: Progress,
         conn.run("BEGIN")
         apply_source_schema(conn, reset=reset)
         _require_empty(conn)
+        # Bulk-load idiom: drop the foreign keys, load, then add them back. Re-adding validates every
+        # row in one join per key instead of one trigger call per row, and fails the load if any is broken.
+        _drop_foreign_keys(conn)
         counts = fill(conn)
+        _add_foreign_keys(conn)
         _reset_sequences(conn)
         conn.run("COMMIT")
         conn.run("ANALYZE")
@@ -90,7 +113,12 @@ def seed_generated(credentials: DatabaseCredentials, scale: int, seed: int = 1, 
         counts = {}
         for table in TABLES:
             started = time.monotonic()
-            counts[table.name] = copy_into(conn, table, generator.lines(table.name))
+            if table.name in generator.GENERATED_TABLES:
+                counts[table.name] = copy_into(conn, table, generator.lines(table.name))
+            elif table.name == "transaction":
+                counts[table.name] = _derive_transactions(conn)
+            else:
+                counts[table.name] = _synthesize_payments(conn, seed)
             progress(f"  {table.name:<15} {counts[table.name]:>10,} rows  {time.monotonic() - started:6.1f}s")
         return counts
 
@@ -112,7 +140,7 @@ def seed_from_jsonl(credentials: DatabaseCredentials, directory: Path, *, reset:
             if table.name in files:
                 counts[table.name] = copy_into(conn, table, _dump_lines(files[table.name], table))
             else:
-                counts[table.name] = _synthesize_payments(conn)
+                counts[table.name] = _synthesize_payments(conn, seed=0)
             progress(f"  {table.name:<15} {counts[table.name]:>10,} rows  {time.monotonic() - started:6.1f}s")
         return counts
 
@@ -154,8 +182,28 @@ def _dump_lines(path: Path, table: Table) -> Iterator[str]:
             yield copy_line([row[c] for c in table.column_names])
 
 
-def _synthesize_payments(conn: pg8000.native.Connection) -> int:
-    """One payment per transaction, set-based: amount = units x price, type from the transaction."""
+def _derive_transactions(conn: pg8000.native.Connection) -> int:
+    """One transaction per order, numbered in creation order (as Totesys records them), set-based."""
+    conn.run("""
+        INSERT INTO "transaction" (transaction_id, transaction_type, sales_order_id, purchase_order_id,
+                                   created_at, last_updated)
+        SELECT row_number() OVER (ORDER BY created_at, transaction_type, order_id), transaction_type,
+               CASE WHEN transaction_type = 'SALE' THEN order_id END,
+               CASE WHEN transaction_type = 'PURCHASE' THEN order_id END, created_at, created_at
+          FROM (SELECT 'SALE'::transaction_type AS transaction_type, sales_order_id AS order_id, created_at
+                  FROM sales_order
+                UNION ALL
+                SELECT 'PURCHASE', purchase_order_id, created_at FROM purchase_order) AS orders
+    """)
+    return int(conn.row_count)
+
+
+def _synthesize_payments(conn: pg8000.native.Connection, seed: int) -> int:
+    """One payment per transaction, set-based: amount = units x price, type from the transaction.
+
+    The pseudo-random parts (a few refunds, unpaid payments, account numbers) come from
+    hashint4extended(id, seed): deterministic for a seed, and computed inside PostgreSQL.
+    """
     conn.run("""
         INSERT INTO payment (payment_id, created_at, last_updated, transaction_id, counterparty_id,
                              payment_amount, currency_id, payment_type_id, paid, payment_date,
@@ -164,17 +212,22 @@ def _synthesize_payments(conn: pg8000.native.Connection) -> int:
                coalesce(s.counterparty_id, p.counterparty_id),
                coalesce(s.units_sold * s.unit_price, p.item_quantity * p.item_unit_price),
                coalesce(s.currency_id, p.currency_id),
-               (SELECT payment_type_id FROM payment_type
-                 WHERE payment_type_name = CASE t.transaction_type WHEN 'SALE' THEN 'SALES_RECEIPT'
-                                                                  ELSE 'PURCHASE_PAYMENT' END::payment_type_name),
-               t.transaction_id % 7 <> 0,
+               pt.payment_type_id,
+               abs(hashint4extended(t.transaction_id, :seed + 1)) % 100 < 85,
                coalesce(s.agreed_payment_date, p.agreed_payment_date),
-               10000000 + (t.transaction_id * 7919) % 90000000,
-               10000000 + (t.transaction_id * 104729) % 90000000
+               10000000 + abs(hashint4extended(t.transaction_id, :seed + 2)) % 90000000,
+               10000000 + abs(hashint4extended(t.transaction_id, :seed + 3)) % 90000000
           FROM "transaction" t
           LEFT JOIN sales_order s ON s.sales_order_id = t.sales_order_id
           LEFT JOIN purchase_order p ON p.purchase_order_id = t.purchase_order_id
-    """)
+          JOIN payment_type pt ON pt.payment_type_name = (
+               CASE WHEN t.transaction_type = 'SALE'
+                    THEN CASE WHEN abs(hashint4extended(t.transaction_id, :seed)) % 100 < 3
+                              THEN 'SALES_REFUND' ELSE 'SALES_RECEIPT' END
+                    ELSE CASE WHEN abs(hashint4extended(t.transaction_id, :seed)) % 100 < 3
+                              THEN 'PURCHASE_REFUND' ELSE 'PURCHASE_PAYMENT' END
+               END)::payment_type_name
+    """, seed=seed)
     return int(conn.row_count)
 
 

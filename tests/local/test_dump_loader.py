@@ -68,3 +68,12 @@ def test_a_dump_without_a_required_table_is_refused(source_db, dump_copy):
     (dump_copy / "design.jsonl").unlink()
     with pytest.raises(SeedError, match="no dump for design"):
         seed_from_jsonl(source_db, dump_copy)
+
+
+def test_a_row_referring_to_a_missing_parent_is_refused_naming_the_key(source_db, dump_copy):
+    _replace_line(dump_copy / "staff.jsonl", 1, '{"staff_id": 1, "first_name": "Jeremie", "last_name": "Franey",'
+                  ' "department_id": 99, "email_address": "j@terrifictotes.com",'
+                  ' "created_at": "2022-11-03T14:20:51.563000", "last_updated": "2022-11-03T14:20:51.563000"}')
+    with pytest.raises(SeedError, match=r"staff\.department_id refers to a missing department: "
+                                        r"Key \(department_id\)=\(99\) is not present"):
+        seed_from_jsonl(source_db, dump_copy)

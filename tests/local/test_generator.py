@@ -124,7 +124,7 @@ def test_a_scale_of_zero_is_refused():
 
 
 def test_seeding_a_source_that_holds_data_is_refused_unless_reset(seeded_source_db):
-    with pytest.raises(SeedError, match="already holds data.*--reset"):
+    with pytest.raises(SeedError, match=r"already holds data.*--reset"):
         seed_generated(seeded_source_db, 10)
     counts = seed_generated(seeded_source_db, 10, reset=True)
     assert counts["sales_order"] == 10

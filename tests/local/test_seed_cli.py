@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _seed(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "local", "seed", *args], cwd=REPO, capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=120, check=False)
 
 
 def test_an_unreachable_url_is_named_without_its_password():
@@ -40,7 +40,8 @@ def test_a_url_that_is_not_postgresql_is_refused():
 def test_seed_fills_a_database_and_reports_each_table(source_db):
     result = _seed("--url", source_db.to_url(), "--scale", "50", "--seed", "2")
     assert result.returncode == 0, result.stderr
-    assert "sales_order" in result.stderr and "50 rows" in result.stderr
+    assert "sales_order" in result.stderr
+    assert "50 rows" in result.stderr
     conn = source_db.connect()
     try:
         assert conn.run("SELECT count(*) FROM payment") == [[71]]

@@ -1,0 +1,131 @@
+"""Parquet files -> a TEMP staging table, by COPY, streamed batch by batch (memory bounded by one batch).
+
+Each Arrow batch is rendered as CSV by pyarrow (C++): strings always quoted, NULL as an unquoted empty
+field, so NULL and '' stay apart and quotes, commas and newlines in text survive.
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from collections.abc import Iterator
+from typing import IO, Any, Final
+
+import pg8000.native
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+from lambdas.load.warehouse import copy_line, invalid_data, is_data_error, quote_ident
+from lambdas.shared.errors import InvalidData
+from lambdas.shared.star_schema import StarTable
+
+BATCH_ROWS: Final = 65_536
+_CSV: Final = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
+
+_PG_TYPES: Final = {
+    pa.int16(): "smallint",
+    pa.int32(): "integer",
+    pa.string(): "text",
+    pa.bool_(): "boolean",
+    pa.date32(): "date",
+    pa.time32("ms"): "time(3)",
+    pa.decimal128(10, 2): "numeric(10, 2)",
+}
+
+
+def staging_table(table: StarTable) -> str:
+    """The staging table's name, in the session's temporary schema."""
+    return f"pg_temp.{quote_ident('stage_' + table.name)}"
+
+
+def pg_type(type_: pa.DataType) -> str:
+    try:
+        return _PG_TYPES[type_]
+    except KeyError:
+        raise ValueError(f"no PostgreSQL type for Arrow type {type_}") from None
+
+
+def create_staging(conn: pg8000.native.Connection, table: StarTable) -> None:
+    """A TEMP table shaped like the Parquet files (NOT NULL where the star schema says so), gone at commit."""
+    columns = ", ".join(f"{quote_ident(f.name)} {pg_type(f.type)}{'' if f.nullable else ' NOT NULL'}"
+                        for f in table.schema)
+    conn.run(f"CREATE TEMP TABLE {staging_table(table)} ({columns}) ON COMMIT DROP")
+
+
+def csv_chunks(parquet: pq.ParquetFile, batch_rows: int = BATCH_ROWS) -> Iterator[bytes]:
+    """The file's rows as CSV, one chunk per record batch."""
+    for batch in parquet.iter_batches(batch_size=batch_rows):
+        sink = io.BytesIO()
+        pa_csv.write_csv(batch, sink, _CSV)
+        yield sink.getvalue()
+
+
+def check_schema(parquet: pq.ParquetFile, table: StarTable, source: str) -> None:
+    """Refuse a file whose columns, types or nullability differ from the star schema."""
+    actual = parquet.schema_arrow
+    if actual.equals(table.schema):
+        return
+    expected = {f.name: f for f in table.schema}
+    differences = [f"{f.name} is {f.type}{'' if f.nullable else ' not null'}" for f in actual
+                   if f.name not in expected or not f.equals(expected[f.name])]
+    missing = [name for name in expected if name not in actual.names]
+    if missing:
+        differences.append(f"missing {', '.join(missing)}")
+    if not differences:
+        differences.append(f"columns in order {', '.join(actual.names)}")
+    raise InvalidData(table.name, source, f"Parquet schema differs from the star schema: {'; '.join(differences)}")
+
+
+def copy_parquet(conn: pg8000.native.Connection, table: StarTable, parquet: pq.ParquetFile, source: str,
+                 batch_rows: int = BATCH_ROWS) -> int:
+    """COPY one Parquet file into the staging table; returns its rows. `source` names the file in errors."""
+    check_schema(parquet, table, source)
+    columns = ", ".join(quote_ident(c) for c in table.columns)
+    try:
+        conn.run(f"COPY {staging_table(table)} ({columns}) FROM STDIN WITH (FORMAT csv)",
+                 stream=csv_chunks(parquet, batch_rows))
+    except pg8000.native.DatabaseError as exc:
+        if not is_data_error(exc):
+            raise
+        line = copy_line(exc)
+        key = row_key(parquet, table, line - 1) if line else source
+        raise invalid_data(exc, table.name, key) from exc
+    return int(conn.row_count)
+
+
+def row_key(parquet: pq.ParquetFile, table: StarTable, index: int) -> str:
+    """`col=value, ...` of the key columns of row `index` of the file (to name a row COPY refused)."""
+    keys = parquet.read(columns=list(table.key)).slice(index, 1).to_pylist()
+    if not keys:
+        return f"row {index + 1}"
+    return ", ".join(f"{column}={value}" for column, value in keys[0].items())
+
+
+def stage_table(conn: pg8000.native.Connection, s3: Any, bucket: str, table: StarTable, keys: list[str],
+                batch_rows: int = BATCH_ROWS) -> int:
+    """Create the staging table and COPY every file of `keys` into it; returns the rows staged.
+
+    A key appearing twice among the run's rows is refused (it would be loaded arbitrarily otherwise).
+    """
+    create_staging(conn, table)
+    rows = 0
+    for key in keys:
+        with tempfile.TemporaryFile() as local:  # Parquet needs random access: its footer is at the end
+            _download(s3, bucket, key, local)
+            rows += copy_parquet(conn, table, pq.ParquetFile(local), key, batch_rows)
+    key_columns = ", ".join(quote_ident(c) for c in table.key)
+    try:
+        # Indexed after the COPY: one bulk build, and it names a duplicated key if there is one.
+        conn.run(f"ALTER TABLE {staging_table(table)} ADD PRIMARY KEY ({key_columns})")
+    except pg8000.native.DatabaseError as exc:
+        if not is_data_error(exc):
+            raise
+        raise invalid_data(exc, table.name) from exc
+    conn.run(f"ANALYZE {staging_table(table)}")  # temp tables are invisible to autovacuum
+    return rows
+
+
+def _download(s3: Any, bucket: str, key: str, into: IO[bytes]) -> None:
+    s3.download_fileobj(bucket, key, into)
+    into.seek(0)

@@ -1,0 +1,152 @@
+"""The rules a star table must keep before anything is written; each failure is an `InvalidData`.
+
+Row keys read `<key column>=<value>` (the source id), so a person can find the row in Totesys.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from lambdas.shared.errors import InvalidData
+from lambdas.shared.star_schema import StarTable
+from lambdas.shared.totesys import BOOL, INT, MONEY, TIMESTAMP, Table
+
+INT32 = (-(2**31), 2**31 - 1)
+MONEY_TEXT = re.compile(r"-?\d{1,8}(\.\d{1,2})?")
+TIMESTAMP_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,3})?")
+
+
+def row_key(star: StarTable, table: pa.Table, index: int) -> str:
+    """`<first key column>=<value>` of row `index`: the natural id a person searches for."""
+    column = star.key[0]
+    return f"{column}={table[column][index].as_py()}"
+
+
+def first_true(mask: pa.ChunkedArray | pa.Array) -> int | None:
+    """Index of the first true value of a boolean mask (nulls count as false), or None."""
+    found = pc.index(pc.fill_null(mask, False), True).as_py()
+    return None if found < 0 else int(found)
+
+
+def check_not_null(star: StarTable, table: pa.Table) -> None:
+    """Every column the star schema declares NOT NULL has a value in every row."""
+    for field in star.schema:
+        if field.nullable or table[field.name].null_count == 0:
+            continue
+        index = first_true(pc.is_null(table[field.name]))
+        assert index is not None  # noqa: S101 - null_count > 0 guarantees a hit
+        raise InvalidData(star.name, row_key(star, table, index), f"{field.name} is null")
+
+
+def check_unique(star: StarTable, table: pa.Table) -> None:
+    """No two rows share the table's key (a dimension's id, or a fact's id + last_updated)."""
+    key = list(star.key)
+    counts = table.select(key).group_by(key, use_threads=False).aggregate([([], "count_all")])
+    duplicates = counts.filter(pc.greater(counts["count_all"], 1))
+    if duplicates.num_rows:
+        first = duplicates.slice(0, 1).to_pylist()[0]
+        what = ", ".join(f"{c}={first[c]}" for c in key)
+        raise InvalidData(star.name, f"{key[0]}={first[key[0]]}",
+                          f"key ({what}) occurs {first['count_all']} times")
+
+
+def check_references(star: StarTable, table: pa.Table, known: Mapping[str, pa.Array]) -> None:
+    """Every reference of a fact is a key of its dimension, for the dimensions given in `known`."""
+    for column, dimension in star.references:
+        if dimension not in known:
+            continue
+        missing = pc.invert(pc.is_in(table[column], value_set=known[dimension]))
+        index = first_true(pc.and_(missing, pc.is_valid(table[column])))
+        if index is not None:
+            raise InvalidData(star.name, row_key(star, table, index),
+                              f"{column} {table[column][index].as_py()} not in {dimension}")
+
+
+def conform(star: StarTable, table: pa.Table) -> pa.Table:
+    """The star table's columns, in its order and with its exact types (a lossy or impossible cast fails)."""
+    check_not_null(star, table)
+    arrays = []
+    for field in star.schema:
+        try:
+            arrays.append(table[field.name].cast(field.type, safe=True))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise InvalidData(star.name, field.name, f"cannot be {field.type}: {exc}") from exc
+    return pa.Table.from_arrays(arrays, schema=star.schema)
+
+
+def check_table(star: StarTable, table: pa.Table, known: Mapping[str, pa.Array] | None = None) -> None:
+    """All the rules: types (the exact schema), not-null, unique key, references."""
+    if table.schema != star.schema:
+        raise InvalidData(star.name, "schema", f"columns/types differ from the star schema: {table.schema}")
+    check_not_null(star, table)
+    check_unique(star, table)
+    check_references(star, table, known or {})
+
+
+def explain_bad_line(source: Table, line: str) -> str | None:
+    """Why one JSON Lines row breaks the contract (None if it keeps it): found after the fast reader refused."""
+    try:
+        row: Any = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return f"not valid JSON: {exc.msg}"
+    if not isinstance(row, dict):
+        return "not a JSON object"
+    unexpected = sorted(set(row) - set(source.column_names))
+    if unexpected:
+        return f"unexpected column(s) {', '.join(unexpected)}"
+    for column in source.columns:
+        value = row.get(column.name)
+        if value is None:
+            if column.nullable:
+                continue
+            return f"{column.name} is null"
+        if not _fits(column.kind, value):
+            return f"{column.name} {json.dumps(value)} is not a valid {column.kind}"
+    return None
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and INT32[0] <= value <= INT32[1]
+
+
+def _is_money(value: object) -> bool:
+    return isinstance(value, str) and MONEY_TEXT.fullmatch(value) is not None
+
+
+def _is_timestamp(value: object) -> bool:
+    if not isinstance(value, str) or TIMESTAMP_TEXT.fullmatch(value) is None:
+        return False
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+_VALID: dict[str, Callable[[object], bool]] = {
+    INT: _is_int, MONEY: _is_money, TIMESTAMP: _is_timestamp, BOOL: lambda value: isinstance(value, bool),
+}
+
+
+def _is_text(value: object) -> bool:
+    return isinstance(value, str)
+
+
+def _fits(kind: str, value: object) -> bool:
+    return _VALID.get(kind, _is_text)(value)  # TEXT and enums: strings
+
+
+def row_id(source: Table, line: str) -> str:
+    """`<table>_id=<value>` of a raw line, or a placeholder when the line cannot say."""
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError:
+        return f"{source.key}=?"
+    return f"{source.key}={row.get(source.key, '?')}" if isinstance(row, dict) else f"{source.key}=?"

@@ -1,0 +1,40 @@
+"""Dates: the text dates of orders and payments parsed strictly, and the dim_date table."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from lambdas.shared.errors import InvalidData
+from lambdas.shared.star_schema import DIM_DATE
+from lambdas.transform.checks import conform, first_true
+
+DATE_TEXT = "%Y-%m-%d"
+
+
+def parse_dates(table: str, ids: pa.ChunkedArray, column: str, values: pa.ChunkedArray) -> pa.ChunkedArray:
+    """`YYYY-MM-DD` text -> date32; anything else (even 2024-02-30) -> InvalidData naming the row."""
+    stamps = pc.strptime(values, format=DATE_TEXT, unit="s", error_is_null=True)
+    dates = stamps.cast(pa.date32())
+    # strptime rolls 2024-02-30 over to March: only a date that prints back as its text is real.
+    round_trip = pc.equal(pc.strftime(dates, format=DATE_TEXT), values)
+    bad = first_true(pc.and_(pc.is_valid(values), pc.invert(pc.fill_null(round_trip, False))))
+    if bad is not None:
+        raise InvalidData(table, f"{table}_id={ids[bad].as_py()}",
+                          f"{column} {values[bad].as_py()!r} is not a date (YYYY-MM-DD)")
+    return dates
+
+
+def build_dim_date(dates: pa.Array | pa.ChunkedArray) -> pa.Table:
+    """One row per distinct date given (nulls ignored), with its calendar attributes, in date order."""
+    days = pc.drop_null(pc.unique(dates.cast(pa.date32()))).sort()
+    return conform(DIM_DATE, pa.table({
+        "date_id": days,
+        "year": pc.year(days),
+        "month": pc.month(days),
+        "day": pc.day(days),
+        "day_of_week": pc.day_of_week(days, count_from_zero=False, week_start=1),
+        "day_name": pc.strftime(days, format="%A"),
+        "month_name": pc.strftime(days, format="%B"),
+        "quarter": pc.quarter(days),
+    }))
