@@ -42,6 +42,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     metrics.add_metadata(key="run_id", value=request.run_id)
     result = run_transform(boto3.client("s3"), env.ingestion_bucket, env.processed_bucket, request.run_id,
                            request.manifest_key)
+    metrics.add_metric(name="RunsTransformed", unit=MetricUnit.Count, value=1)
     for table, rows in result["transformed"].items():
         with single_metric(name="RowsTransformed", unit=MetricUnit.Count, value=rows,
                            namespace=METRICS_NAMESPACE) as metric:

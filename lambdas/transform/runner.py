@@ -40,7 +40,7 @@ from lambdas.transform.checks import check_references, check_table, check_unique
 from lambdas.transform.dates import build_dim_date
 from lambdas.transform.dimensions import build_dimensions
 from lambdas.transform.facts import build_fact_payment, build_fact_purchase_order, build_fact_sales_order
-from lambdas.transform.state import STATE_COLUMNS, State, load_state, merge_state, rebuild_state, save_state
+from lambdas.transform.state import STATE_COLUMNS, State, load_state, merge_state, replay_state, save_state
 from lambdas.transform.storage import (
     iter_batches,
     put_parquet,
@@ -84,7 +84,7 @@ def run_transform(s3: Any, ingestion_bucket: str, processed_bucket: str, run_id:
 
     run = {table: read_table(s3, ingestion_bucket, TABLES_BY_NAME[table], files[table]) for table in STATE_COLUMNS}
     stored = load_state(s3, processed_bucket)
-    state = merge_state(stored if stored is not None else rebuild_state(s3, ingestion_bucket, processed_bucket), run)
+    state = merge_state(stored if stored is not None else replay_state(s3, ingestion_bucket), run)
     dimensions = build_dimensions(run, state)
     for name, table in dimensions.items():
         check_table(STAR_TABLES_BY_NAME[name], table)

@@ -68,6 +68,13 @@ def save_state(s3: Any, bucket: str, state: Mapping[str, pa.Table]) -> None:
 
 def rebuild_state(s3: Any, ingestion_bucket: str, processed_bucket: str) -> State:
     """Rebuild the state from every extract manifest in the ingestion bucket, store it, and return it."""
+    state = replay_state(s3, ingestion_bucket)
+    save_state(s3, processed_bucket, state)
+    return state
+
+
+def replay_state(s3: Any, ingestion_bucket: str) -> State:
+    """The state every extract manifest in the ingestion bucket adds up to (nothing is written)."""
     state = empty_state()
     for key in list_keys(s3, ingestion_bucket, "runs/"):
         if not key.endswith("/extract.json"):
@@ -77,5 +84,4 @@ def rebuild_state(s3: Any, ingestion_bucket: str, processed_bucket: str) -> Stat
         run = {table: read_table(s3, ingestion_bucket, TABLES_BY_NAME[table], tables.get(table, {}).get("keys", []))
                for table in STATE_COLUMNS}
         state = merge_state(state, run)
-    save_state(s3, processed_bucket, state)
     return state
