@@ -11,11 +11,22 @@ from dataclasses import dataclass
 import pg8000.native
 
 from lambdas.load.staging import staging_table
-from lambdas.load.warehouse import detail_key, invalid_data, is_data_error, qualified, quote_ident, sqlstate
+from lambdas.load.warehouse import (
+    detail_key,
+    invalid_data,
+    is_data_error,
+    key_text,
+    qualified,
+    quote_ident,
+    sqlstate,
+)
 from lambdas.shared.errors import InvalidData
 from lambdas.shared.star_schema import STAR_TABLES_BY_NAME, StarTable
 
 FOREIGN_KEY_VIOLATION = "23503"
+# A fact load is "bulk" from BULK_ROWS staged rows, when it adds at least 1/BULK_SHARE of the table's rows.
+BULK_ROWS = 10_000
+BULK_SHARE = 4
 
 
 @dataclass(frozen=True)
@@ -73,12 +84,21 @@ def merge_fact(conn: pg8000.native.Connection, schema: str, table: StarTable) ->
     order = _columns((*version, natural_id), "s.")
     conn.run("SAVEPOINT onyx_fact")
     try:
+        foreign_keys = _foreign_keys(conn, target) if _is_bulk(conn, table, target, match) else []
+        if foreign_keys:
+            # Checking each row's references one by one (the FK triggers) costs far more than the
+            # insert itself; for a bulk load, re-adding the constraints checks them all in one join each.
+            conn.run(f"ALTER TABLE {target} " + ", ".join(f"DROP CONSTRAINT {quote_ident(n)}" for n, _ in foreign_keys))
         conn.run(f"""
             INSERT INTO {target} ({_columns(table.columns)})
             SELECT {_columns(table.columns, 's.')} FROM {staging_table(table)} s
              WHERE NOT EXISTS (SELECT 1 FROM {target} f WHERE {match})
              ORDER BY {order}
             ON CONFLICT ({_columns(table.key)}) DO NOTHING""")
+        inserted = int(conn.row_count)
+        if foreign_keys:
+            conn.run(f"ALTER TABLE {target} "
+                     + ", ".join(f"ADD CONSTRAINT {quote_ident(n)} {definition}" for n, definition in foreign_keys))
     except pg8000.native.DatabaseError as exc:
         if sqlstate(exc) == FOREIGN_KEY_VIOLATION:
             conn.run("ROLLBACK TO SAVEPOINT onyx_fact")
@@ -86,9 +106,28 @@ def merge_fact(conn: pg8000.native.Connection, schema: str, table: StarTable) ->
         if is_data_error(exc):
             raise invalid_data(exc, table.name) from exc
         raise
-    inserted = int(conn.row_count)
     conn.run("RELEASE SAVEPOINT onyx_fact")
     return Merged(inserted=inserted)
+
+
+def _is_bulk(conn: pg8000.native.Connection, table: StarTable, target: str, match: str) -> bool:
+    """Whether the run adds at least BULK_ROWS versions and 1/BULK_SHARE of the table's rows."""
+    staged, existing = conn.run(
+        "SELECT (SELECT reltuples FROM pg_class WHERE oid = CAST(:staging AS regclass)), "
+        "       (SELECT reltuples FROM pg_class WHERE oid = CAST(:target AS regclass))",
+        staging=staging_table(table), target=target)[0]  # estimates; the staging table was just analyzed
+    if staged < BULK_ROWS:
+        return False
+    new = conn.run(f"SELECT count(*) FROM {staging_table(table)} s "
+                   f"WHERE NOT EXISTS (SELECT 1 FROM {target} f WHERE {match})")[0][0]
+    return bool(new >= BULK_ROWS and new * BULK_SHARE >= max(existing, 0))
+
+
+def _foreign_keys(conn: pg8000.native.Connection, target: str) -> list[tuple[str, str]]:
+    """(name, definition) of the table's foreign keys, as the catalog renders them (schema-qualified)."""
+    return [(str(name), str(definition)) for name, definition in conn.run(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = CAST(:target AS regclass) AND contype = 'f' ORDER BY conname", target=target)]
 
 
 def _orphan(conn: pg8000.native.Connection, schema: str, table: StarTable,
@@ -106,7 +145,7 @@ def _orphan(conn: pg8000.native.Connection, schema: str, table: StarTable,
              ORDER BY {_columns(table.key, 's.')} LIMIT 1""")
         if rows:
             *key_values, missing = rows[0]
-            key = ", ".join(f"{c}={v}" for c, v in zip(table.key, key_values, strict=True))
+            key = key_text(table.key, key_values)
             reason = f"{column}={missing} is not present in {dimension_name}"
             return InvalidData(table.name, key, reason)
     return invalid_data(exc, table.name)

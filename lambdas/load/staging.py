@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from lambdas.load.warehouse import copy_line, invalid_data, is_data_error, quote_ident
+from lambdas.load.warehouse import copy_line, invalid_data, is_data_error, key_text, quote_ident
 from lambdas.shared.errors import InvalidData
 from lambdas.shared.star_schema import StarTable
 
@@ -67,8 +67,12 @@ def check_schema(parquet: pq.ParquetFile, table: StarTable, source: str) -> None
     if actual.equals(table.schema):
         return
     expected = {f.name: f for f in table.schema}
-    differences = [f"{f.name} is {f.type}{'' if f.nullable else ' not null'}" for f in actual
-                   if f.name not in expected or not f.equals(expected[f.name])]
+    differences = []
+    for field in actual:
+        if field.name not in expected:
+            differences.append(f"unexpected column {field.name}")
+        elif not field.equals(expected[field.name]):
+            differences.append(f"{field.name} is {_describe(field)}, not {_describe(expected[field.name])}")
     missing = [name for name in expected if name not in actual.names]
     if missing:
         differences.append(f"missing {', '.join(missing)}")
@@ -77,8 +81,12 @@ def check_schema(parquet: pq.ParquetFile, table: StarTable, source: str) -> None
     raise InvalidData(table.name, source, f"Parquet schema differs from the star schema: {'; '.join(differences)}")
 
 
+def _describe(field: pa.Field) -> str:
+    return f"{field.type} {'null' if field.nullable else 'not null'}"
+
+
 def copy_parquet(conn: pg8000.native.Connection, table: StarTable, parquet: pq.ParquetFile, source: str,
-                 batch_rows: int = BATCH_ROWS) -> int:
+                 *, batch_rows: int = BATCH_ROWS) -> int:
     """COPY one Parquet file into the staging table; returns its rows. `source` names the file in errors."""
     check_schema(parquet, table, source)
     columns = ", ".join(quote_ident(c) for c in table.columns)
@@ -99,11 +107,11 @@ def row_key(parquet: pq.ParquetFile, table: StarTable, index: int) -> str:
     keys = parquet.read(columns=list(table.key)).slice(index, 1).to_pylist()
     if not keys:
         return f"row {index + 1}"
-    return ", ".join(f"{column}={value}" for column, value in keys[0].items())
+    return key_text(keys[0].keys(), keys[0].values())
 
 
 def stage_table(conn: pg8000.native.Connection, s3: Any, bucket: str, table: StarTable, keys: list[str],
-                batch_rows: int = BATCH_ROWS) -> int:
+                *, batch_rows: int = BATCH_ROWS) -> int:
     """Create the staging table and COPY every file of `keys` into it; returns the rows staged.
 
     A key appearing twice among the run's rows is refused (it would be loaded arbitrarily otherwise).
@@ -113,7 +121,7 @@ def stage_table(conn: pg8000.native.Connection, s3: Any, bucket: str, table: Sta
     for key in keys:
         with tempfile.TemporaryFile() as local:  # Parquet needs random access: its footer is at the end
             _download(s3, bucket, key, local)
-            rows += copy_parquet(conn, table, pq.ParquetFile(local), key, batch_rows)
+            rows += copy_parquet(conn, table, pq.ParquetFile(local), key, batch_rows=batch_rows)
     key_columns = ", ".join(quote_ident(c) for c in table.key)
     try:
         # Indexed after the COPY: one bulk build, and it names a duplicated key if there is one.

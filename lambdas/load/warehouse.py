@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterable
+from datetime import time
 from typing import Final
 
 import pg8000.native
@@ -34,6 +37,14 @@ def schema_ident(schema: str) -> str:
 
 def qualified(schema: str, table: str) -> str:
     return f"{schema_ident(schema)}.{quote_ident(table)}"
+
+
+def key_text(columns: Iterable[str], values: Iterable[object]) -> str:
+    """`a=1, b=2022-11-03, c=14:20:52.186`: a row's key as errors name it (times with milliseconds)."""
+    def show(value: object) -> str:
+        return value.isoformat("milliseconds") if isinstance(value, time) else str(value)
+
+    return ", ".join(f"{column}={show(value)}" for column, value in zip(columns, values, strict=True))
 
 
 def error_fields(exc: BaseException) -> dict[str, str]:
@@ -104,7 +115,5 @@ def is_data_error(exc: BaseException) -> bool:
 
 def rollback_quietly(conn: pg8000.native.Connection) -> None:
     """Roll back if the connection still works; if it does not, the server has rolled back already."""
-    try:
+    with contextlib.suppress(Exception):
         conn.run("ROLLBACK")
-    except Exception:  # noqa: BLE001, S110 - any failure here means the connection is gone
-        pass

@@ -1,0 +1,182 @@
+"""Load one run into the warehouse: everything, or (on any failure) nothing, and never twice."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, TypedDict
+
+import pg8000.native
+
+from lambdas.load.merge import Merged, merge_dates, merge_dimension, merge_fact
+from lambdas.load.migrate import apply_migrations
+from lambdas.load.staging import stage_table
+from lambdas.load.warehouse import invalid_data, is_data_error, is_unavailable, qualified, rollback_quietly, unavailable
+from lambdas.shared.database import DatabaseCredentials
+from lambdas.shared.errors import InvalidData, OnyxError
+from lambdas.shared.star_schema import DIM_DATE, STAR_TABLES, StarTable
+
+RUN_LEDGER: Final = "onyx_run"
+MANIFEST: Final = "transform manifest"
+
+
+class LoadOutput(TypedDict):
+    """The Load state's output (the contract in notes/common.md)."""
+
+    run_id: str
+    loaded: dict[str, int]
+    already_loaded: bool
+
+
+@dataclass(frozen=True)
+class TableFiles:
+    rows: int
+    keys: list[str]
+
+
+@dataclass(frozen=True)
+class TransformManifest:
+    run_id: str
+    started_at: datetime
+    tables: dict[str, TableFiles]
+
+    @classmethod
+    def parse(cls, document: Any, source: str) -> TransformManifest:
+        """Validate `runs/<run_id>/transform.json`; anything missing or malformed is InvalidData."""
+        try:
+            started_at = datetime.fromisoformat(document["started_at"])
+            if started_at.tzinfo is None:
+                raise ValueError("started_at lacks a time zone")
+            tables = {}
+            for table in STAR_TABLES:
+                entry = document["tables"][table.name]
+                keys = entry["keys"]
+                if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+                    raise TypeError(f"{table.name} keys is not a list of strings")
+                tables[table.name] = TableFiles(rows=int(entry["rows"]), keys=keys)
+            run_id = document["run_id"]
+            if not isinstance(run_id, str) or not run_id:
+                raise TypeError("run_id is not a string")
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidData(MANIFEST, source, f"malformed: {type(exc).__name__} {exc}") from exc
+        return cls(run_id=run_id, started_at=started_at, tables=tables)
+
+
+def read_manifest(s3: Any, bucket: str, key: str) -> TransformManifest:
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    try:
+        document = json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise InvalidData(MANIFEST, key, f"not JSON: {exc.msg}") from exc
+    return TransformManifest.parse(document, key)
+
+
+Merge = Callable[[pg8000.native.Connection, str, StarTable], Merged]
+
+
+def _merge_for(table: StarTable) -> Merge:
+    if table.is_fact:
+        return merge_fact
+    return merge_dates if table is DIM_DATE else merge_dimension
+
+
+def run_load(conn: pg8000.native.Connection, s3: Any, processed_bucket: str, schema: str, manifest_key: str,
+             *, run_id: str | None = None) -> LoadOutput:
+    """Load the run described by the transform manifest at `manifest_key`, in one transaction.
+
+    A run already in the run ledger is skipped and its recorded counts returned. `run_id`, if given,
+    must be the manifest's. The schema must have been migrated (apply_migrations).
+    """
+    manifest = read_manifest(s3, processed_bucket, manifest_key)
+    if run_id is not None and run_id != manifest.run_id:
+        raise InvalidData(MANIFEST, manifest_key, f"belongs to run {manifest.run_id}, not {run_id}")
+    ledger = qualified(schema, RUN_LEDGER)
+    with _transaction(conn):
+        # Two loads never interleave: the second waits here, then finds the first one's run in the ledger.
+        conn.run("SELECT pg_advisory_xact_lock(hashtextextended(:lock, 0))", lock=f"onyx:load:{schema}")
+        recorded = conn.run(f"SELECT rows FROM {ledger} WHERE run_id = :run_id", run_id=manifest.run_id)
+        if recorded:
+            conn.run("ROLLBACK")
+            return LoadOutput(run_id=manifest.run_id, already_loaded=True,
+                              loaded={t: int(c["inserted"]) + int(c["updated"]) for t, c in recorded[0][0].items()})
+        counts: dict[str, Merged] = {}
+        for table in STAR_TABLES:  # dimensions first: the facts' foreign keys refer to them
+            staged = _TableSource(s3, processed_bucket, manifest.tables[table.name], manifest_key)
+            counts[table.name] = _load_table(conn, schema, table, staged)
+        conn.run(f"INSERT INTO {ledger} (run_id, started_at, rows) VALUES (:run_id, :started_at, CAST(:rows AS jsonb))",
+                 run_id=manifest.run_id, started_at=manifest.started_at,
+                 rows=json.dumps({t: m.as_dict() for t, m in counts.items()}))
+        conn.run("COMMIT")
+    return LoadOutput(run_id=manifest.run_id, already_loaded=False, loaded={t: m.total for t, m in counts.items()})
+
+
+@dataclass(frozen=True)
+class _TableSource:
+    """Where one table's files of the run are."""
+
+    s3: Any
+    bucket: str
+    files: TableFiles
+    manifest_key: str
+
+
+def _load_table(conn: pg8000.native.Connection, schema: str, table: StarTable, source: _TableSource) -> Merged:
+    files = source.files
+    if not files.keys:
+        if files.rows:
+            raise InvalidData(table.name, source.manifest_key, f"manifest counts {files.rows} rows but lists no file")
+        return Merged()
+    try:
+        staged = stage_table(conn, source.s3, source.bucket, table, files.keys)
+        if staged != files.rows:
+            raise InvalidData(table.name, source.manifest_key,
+                              f"manifest counts {files.rows} rows, its files hold {staged}")
+        return _merge_for(table)(conn, schema, table)
+    except pg8000.native.DatabaseError as exc:
+        if is_data_error(exc):
+            raise invalid_data(exc, table.name) from exc
+        raise
+
+
+@contextmanager
+def _transaction(conn: pg8000.native.Connection) -> Iterator[None]:
+    """BEGIN; on any failure roll back and raise WarehouseUnavailable for server/network trouble."""
+    try:
+        conn.run("BEGIN")
+        yield
+    except BaseException as exc:
+        rollback_quietly(conn)
+        if not isinstance(exc, OnyxError) and is_unavailable(exc):
+            raise unavailable(exc, "loading") from exc
+        raise
+
+
+def connect(credentials: DatabaseCredentials, timeout: float = 10) -> pg8000.native.Connection:
+    """Connect to the warehouse; an unreachable or refusing server is WarehouseUnavailable."""
+    try:
+        return credentials.connect(timeout=timeout, application_name="onyx-load")
+    except Exception as exc:
+        if is_unavailable(exc):
+            raise unavailable(exc, f"connecting to {credentials.host}:{credentials.port}") from exc
+        raise
+
+
+def load_warehouse(credentials: DatabaseCredentials, s3: Any, processed_bucket: str, schema: str,
+                   manifest_key: str, *, run_id: str | None = None) -> LoadOutput:
+    """What the Load Lambda does: connect, bring the schema up to date, load the run."""
+    conn = connect(credentials)
+    try:
+        try:
+            apply_migrations(conn, schema)
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise unavailable(exc, "migrating") from exc
+            raise
+        return run_load(conn, s3, processed_bucket, schema, manifest_key, run_id=run_id)
+    finally:
+        with contextlib.suppress(Exception):  # closing a dead connection has nothing left to do
+            conn.close()

@@ -1,0 +1,79 @@
+"""The Load Lambda handler: env + Secrets Manager + the Transform state's output -> the Load state's output."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from lambdas.load.handler import handler
+from lambdas.shared.constants import Env
+from lambdas.shared.observability import logger
+from lambdas.shared.star_schema import STAR_TABLES
+from tests.fixtures.aws import Aws
+from tests.load.builders import full_run, write_run
+
+
+@pytest.fixture
+def load_env(aws, empty_db, monkeypatch):
+    monkeypatch.setenv(Env.WAREHOUSE_SECRET_NAME, aws.put_secret(empty_db))
+    monkeypatch.setenv(Env.PROCESSED_BUCKET, aws.processed_bucket)
+    monkeypatch.setenv(Env.WAREHOUSE_SCHEMA, "warehouse")
+    return empty_db
+
+
+def transform_output(aws: Aws, run_id: str) -> dict[str, Any]:
+    tables = full_run()
+    return {"run_id": run_id, "manifest_key": write_run(aws, run_id, tables),
+            "transformed": {name: len(rows) for name, rows in tables.items()}}
+
+
+def emitted_metrics(output: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{") and '"_aws"' in line]
+
+
+def test_the_handler_migrates_the_warehouse_and_loads_the_run(aws, load_env, lambda_context, capsys):
+    result = handler(transform_output(aws, "exec-1"), lambda_context)
+
+    assert result == {"run_id": "exec-1", "already_loaded": False,
+                      "loaded": {t.name: 3 if t.name == "dim_date" else 1 for t in STAR_TABLES}}
+    conn = load_env.connect()
+    try:
+        assert conn.run("SELECT run_id FROM warehouse.onyx_run") == [["exec-1"]]
+    finally:
+        conn.close()
+    metrics = emitted_metrics(capsys.readouterr().out)
+    rows_loaded = {m["Table"]: m["RowsLoaded"] for m in metrics if "RowsLoaded" in m}
+    assert rows_loaded == {table: [float(rows)] for table, rows in result["loaded"].items()}
+    assert [m["RunsLoaded"] for m in metrics if "RunsLoaded" in m] == [[1.0]]
+
+
+def test_the_handler_run_twice_reports_the_run_as_already_loaded(aws, load_env, lambda_context):
+    event = transform_output(aws, "exec-1")
+    first = handler(event, lambda_context)
+
+    second = handler(event, lambda_context)
+
+    assert second == {**first, "already_loaded": True}
+
+
+def test_the_handler_logs_with_the_run_id_as_correlation_id(aws, load_env, lambda_context, monkeypatch):
+    output = io.StringIO()
+    monkeypatch.setattr(logger.registered_handler, "stream", output)
+
+    handler(transform_output(aws, "exec-7"), lambda_context)
+
+    logs = [json.loads(line) for line in output.getvalue().splitlines()]
+    assert logs
+    assert {log.get("correlation_id") for log in logs} == {"exec-7"}
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics")
+def test_the_handler_refuses_a_schema_name_outside_the_pattern(aws, load_env, lambda_context, monkeypatch):
+    monkeypatch.setenv(Env.WAREHOUSE_SCHEMA, "Bad-Name")
+
+    with pytest.raises(ValidationError, match=Env.WAREHOUSE_SCHEMA):
+        handler(transform_output(aws, "exec-1"), lambda_context)
