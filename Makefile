@@ -9,10 +9,16 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help run test lint synth deploy destroy clean
 
+ONYX_ENV ?= dev
+CDK_ARGS ?=
+CDK := npx --no-install cdk
+
 help:
 	@echo "make run    - the whole pipeline on a local cloud: seed, run, change, run again, report"
 	@echo "make test   - the test suite (real PostgreSQL, moto)"
 	@echo "make lint   - ruff and mypy"
+	@echo "make synth  - synthesize the CDK app offline (cdk-nag checks included)"
+	@echo "make deploy - deploy to the AWS account of your credentials (ONYX_ENV=dev|prod)"
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,5 +35,18 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m mypy lambdas local stacks app.py
 
+node_modules/.bin/cdk: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+synth: $(STAMP) node_modules/.bin/cdk
+	$(CDK) synth --quiet -c env=$(ONYX_ENV) $(CDK_ARGS)
+
+deploy: $(STAMP) node_modules/.bin/cdk
+	$(CDK) deploy -c env=$(ONYX_ENV) $(CDK_ARGS) --require-approval broadening
+
+destroy: $(STAMP) node_modules/.bin/cdk
+	$(CDK) destroy -c env=$(ONYX_ENV) $(CDK_ARGS)
+
 clean:
-	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules cdk.out .build .pytest_cache .mypy_cache .ruff_cache

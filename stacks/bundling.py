@@ -23,28 +23,43 @@ CACHE_DIR: Final = REPO / ".build" / "lambda-deps"
 
 # Lambda's python3.12 runtime runs on Amazon Linux 2023 (glibc 2.34) on x86_64; pyarrow only ships manylinux_2_28.
 PIP_TARGET: Final = (
-    "--platform", "manylinux2014_x86_64",
-    "--platform", "manylinux_2_28_x86_64",
-    "--implementation", "cp",
-    "--python-version", "3.12",
+    "--platform",
+    "manylinux2014_x86_64",
+    "--platform",
+    "manylinux_2_28_x86_64",
+    "--implementation",
+    "cp",
+    "--python-version",
+    "3.12",
     "--only-binary=:all:",
-)  # fmt: skip
+)
 # Not needed at run time; removed so the package stays far below Lambda's 250 MB unzipped limit.
-#  - boto3/botocore/s3transfer/jmespath come with the Lambda runtime (pulled in here only by aws-xray-sdk);
+#  - boto3/botocore/s3transfer come with the Lambda runtime (pulled in here only by aws-xray-sdk);
 #  - pyarrow's headers, Cython sources, tests and the Flight RPC libraries; pycountry's translations.
 PRUNE: Final = (
     "bin",
-    "boto3", "boto3-*.dist-info",
-    "botocore", "botocore-*.dist-info",
-    "s3transfer", "s3transfer-*.dist-info",
-    "jmespath", "jmespath-*.dist-info",
-    "pyarrow/include", "pyarrow/src", "pyarrow/tests",
-    "pyarrow/*.pyx", "pyarrow/*.pxd", "pyarrow/*.pxi", "pyarrow/includes",
-    "pyarrow/libarrow_flight.so*", "pyarrow/libarrow_python_flight.so*", "pyarrow/_flight.*.so", "pyarrow/flight.py",
-    "pycountry/locales", "pycountry/tests",
-)  # fmt: skip
+    "boto3",
+    "boto3-*.dist-info",
+    "botocore",
+    "botocore-*.dist-info",
+    "s3transfer",
+    "s3transfer-*.dist-info",
+    "pyarrow/include",
+    "pyarrow/src",
+    "pyarrow/tests",
+    "pyarrow/*.pyx",
+    "pyarrow/*.pxd",
+    "pyarrow/*.pxi",
+    "pyarrow/includes",
+    "pyarrow/libarrow_flight.so*",
+    "pyarrow/libarrow_python_flight.so*",
+    "pyarrow/_flight.*.so",
+    "pyarrow/flight.py",
+    "pycountry/locales",
+    "pycountry/tests",
+)
 # Bump when PIP_TARGET or PRUNE change, so cached dependency trees are rebuilt.
-BUNDLE_FORMAT: Final = "2"
+BUNDLE_FORMAT: Final = "3"
 _IGNORE: Final = shutil.ignore_patterns("__pycache__", "*.pyc", ".mypy_cache", ".pytest_cache")
 
 
@@ -78,13 +93,24 @@ def installed_dependencies(cache_dir: Path = CACHE_DIR, requirements: Path = REQ
     cache_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=cache_dir))
     try:
-        subprocess.run(
-            [
-                sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--disable-pip-version-check",
-                "--target", str(staging), *PIP_TARGET, "-r", str(requirements),
-            ],
-            check=True,
-        )  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-compile",
+            "--disable-pip-version-check",
+            "--target",
+            str(staging),
+            *PIP_TARGET,
+            "-r",
+            str(requirements),
+        ]
+        # pip's chatter (index warnings, a resolver note about this venv's boto3) only matters on failure.
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} failed:\n{result.stdout}{result.stderr}")
         _prune(staging)
         try:
             staging.rename(target)  # atomic: a concurrent synth either sees it whole or builds its own
@@ -93,6 +119,9 @@ def installed_dependencies(cache_dir: Path = CACHE_DIR, requirements: Path = REQ
                 raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    for stale in cache_dir.iterdir():  # dependencies of older requirements.txt versions
+        if stale.is_dir() and stale != target and not stale.name.startswith(".tmp-"):
+            shutil.rmtree(stale, ignore_errors=True)
     return target
 
 
@@ -117,7 +146,7 @@ def _link_or_copy(source: str, destination: str) -> None:
 class LocalPythonBundler:
     """Builds the asset on this machine: no Docker needed."""
 
-    def try_bundle(self, output_dir: str, **_options: Any) -> bool:
+    def try_bundle(self, output_dir: str, *_options: Any, **_keywords: Any) -> bool:
         output = Path(output_dir)
         shutil.copytree(installed_dependencies(), output, dirs_exist_ok=True, copy_function=_link_or_copy)
         shutil.copytree(LAMBDAS_DIR, output / "lambdas", dirs_exist_ok=True, ignore=_IGNORE)

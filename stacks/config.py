@@ -1,4 +1,4 @@
-"""Deployment configuration: CDK context (`cdk.json`, per environment, `-c KEY=VALUE` overrides) -> a validated model."""
+"""Deployment configuration: CDK context (`cdk.json` per environment, `-c KEY=VALUE` overrides) -> validated."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ DEFAULT_ENV: Final = "dev"
 LOG_RETENTION_DAYS: Final = frozenset(
     {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
 )
-_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+_DOMAIN_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_EMAIL = re.compile(rf"^[A-Za-z0-9.!#$%&'*+/=?^_`{{|}}~-]+@{_DOMAIN_LABEL}(?:\.{_DOMAIN_LABEL})+$")
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _SECRET_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
 _TAG_KEY = re.compile(r"^[\w .:/=+\-@]{1,128}$")
@@ -132,9 +133,7 @@ class OnyxConfig(BaseModel):
         return f"Onyx-{self.env_name}"
 
 
-KEYS: Final = tuple(
-    field.alias or name for name, field in OnyxConfig.model_fields.items() if name != "env_name"
-)
+KEYS: Final = tuple(field.alias or name for name, field in OnyxConfig.model_fields.items() if name != "env_name")
 
 
 def load_config(context: Mapping[str, Any]) -> OnyxConfig:
@@ -173,4 +172,6 @@ def load_config(context: Mapping[str, Any]) -> OnyxConfig:
             elif item["type"] == "extra_forbidden":
                 message = f"is not a known key; known keys: {', '.join(KEYS)}"
             problems.append(f"{key}: {message} (from {where})")
-        raise ConfigError(f"invalid Onyx configuration for environment {env_name!r}:\n  " + "\n  ".join(problems)) from None
+        raise ConfigError(
+            f"invalid Onyx configuration for environment {env_name!r}:\n  " + "\n  ".join(problems)
+        ) from None

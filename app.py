@@ -1,0 +1,17 @@
+#!/usr/bin/env python3
+"""CDK entry point (`cdk.json` "app"): `npx cdk synth -c env=prod -c alertEmail=team@example.com`."""
+
+from __future__ import annotations
+
+import sys
+
+from stacks.application import build_app
+from stacks.config import ConfigError
+
+if __name__ == "__main__":
+    try:
+        app = build_app()
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)
+    app.synth()

@@ -1,0 +1,1 @@
+"""Onyx infrastructure (AWS CDK): one stack per environment, one module per concern."""

@@ -1,0 +1,171 @@
+"""Alarms to the alert topic and one dashboard: is the pipeline running, succeeding, and moving rows?"""
+
+from __future__ import annotations
+
+import math
+from typing import Final
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from lambdas.shared.constants import METRICS_NAMESPACE
+from stacks.config import OnyxConfig
+from stacks.pipeline import Pipeline, StageFunction
+
+PERIOD: Final = Duration.minutes(5)
+ROWS_PERIOD: Final = Duration.minutes(15)
+# The Powertools metrics the handlers emit once per table (with a table dimension).
+ROW_METRICS: Final = (("extracted", "RowsExtracted"), ("transformed", "RowsTransformed"), ("loaded", "RowsLoaded"))
+
+
+def rows_per_table(metric_name: str) -> str:
+    """One line per table, whatever the metric's dimension names: a search on namespace and metric name."""
+    query = f'Namespace="{METRICS_NAMESPACE}" MetricName="{metric_name}"'
+    return f"SEARCH('{query}', 'Sum', {ROWS_PERIOD.to_seconds():.0f})"
+
+
+def freshness_window(schedule_minutes: int) -> tuple[Duration, int]:
+    """(period, evaluation periods) covering twice the schedule; CloudWatch caps one period at a day."""
+    window = 2 * schedule_minutes
+    if window <= 24 * 60:
+        return Duration.minutes(window), 1
+    return Duration.hours(1), math.ceil(window / 60)
+
+
+class Monitoring(Construct):
+    """Alarms (failed/timed-out runs, Lambda errors and throttles, stale warehouse) and the dashboard."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: OnyxConfig, pipeline: Pipeline, alert_topic: sns.ITopic
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._action = actions.SnsAction(alert_topic)
+        self.alarms: list[cloudwatch.Alarm] = []
+        machine = pipeline.state_machine
+        stages = (pipeline.extract, pipeline.transform, pipeline.load)
+        prefix = f"Onyx {config.env_name}"
+
+        self._alarm(
+            "ExecutionsFailed",
+            machine.metric_failed(period=PERIOD, statistic="Sum"),
+            f"{prefix}: a pipeline run failed. The alert e-mail of that run names the state, error and cause.",
+        )
+        self._alarm(
+            "ExecutionsTimedOut",
+            machine.metric_timed_out(period=PERIOD, statistic="Sum"),
+            f"{prefix}: a pipeline run exceeded {config.execution_timeout_minutes} minutes and was stopped.",
+        )
+        for stage in stages:
+            name = stage.node.id
+            self._alarm(
+                f"{name}Errors",
+                stage.function.metric_errors(period=PERIOD, statistic="Sum"),
+                f"{prefix}: the {name} function raised errors (retried ones included). See its log group.",
+            )
+            self._alarm(
+                f"{name}Throttles",
+                stage.function.metric_throttles(period=PERIOD, statistic="Sum"),
+                f"{prefix}: the {name} function was throttled (overlapping runs or the account's concurrency).",
+            )
+        period, periods = freshness_window(config.schedule_minutes)
+        self._alarm(
+            "Freshness",
+            machine.metric_succeeded(period=period, statistic="Sum"),
+            f"{prefix}: no run succeeded in {2 * config.schedule_minutes} minutes (twice the schedule), "
+            "so the warehouse is going stale. Check the schedule rule and recent executions.",
+            comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            # No data at all means no successful execution: that is exactly what this alarm is for.
+            missing=cloudwatch.TreatMissingData.BREACHING,
+            evaluation_periods=periods,
+        )
+
+        self.dashboard = cloudwatch.Dashboard(
+            self, "Dashboard", dashboard_name=f"Onyx-{config.env_name}", default_interval=Duration.days(1)
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Executions",
+                left=[
+                    machine.metric_started(period=PERIOD, statistic="Sum", label="started"),
+                    machine.metric_succeeded(period=PERIOD, statistic="Sum", label="succeeded"),
+                    machine.metric_failed(period=PERIOD, statistic="Sum", label="failed"),
+                    machine.metric_timed_out(period=PERIOD, statistic="Sum", label="timed out"),
+                ],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Execution duration",
+                left=[
+                    machine.metric_time(period=PERIOD, statistic="Average", label="average"),
+                    machine.metric_time(period=PERIOD, statistic="Maximum", label="maximum"),
+                ],
+                width=12,
+            ),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Function duration (p95)",
+                left=[
+                    _labelled(stage, stage.function.metric_duration(period=PERIOD, statistic="p95")) for stage in stages
+                ],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Function errors and throttles",
+                left=[
+                    _labelled(stage, stage.function.metric_errors(period=PERIOD, statistic="Sum"), "errors")
+                    for stage in stages
+                ],
+                right=[
+                    _labelled(stage, stage.function.metric_throttles(period=PERIOD, statistic="Sum"), "throttles")
+                    for stage in stages
+                ],
+                width=12,
+            ),
+        )
+        self.dashboard.add_widgets(
+            *(
+                cloudwatch.GraphWidget(
+                    title=f"Rows {verb} per table",
+                    left=[cloudwatch.MathExpression(expression=rows_per_table(metric), label="", period=ROWS_PERIOD)],
+                    width=8,
+                    height=8,
+                )
+                for verb, metric in ROW_METRICS
+            )
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms), width=24),
+        )
+
+    def _alarm(
+        self,
+        construct_id: str,
+        metric: cloudwatch.Metric,
+        description: str,
+        *,
+        comparison: cloudwatch.ComparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
+        evaluation_periods: int = 1,
+    ) -> None:
+        alarm = metric.create_alarm(
+            self,
+            construct_id,
+            alarm_description=description,
+            threshold=1,
+            comparison_operator=comparison,
+            evaluation_periods=evaluation_periods,
+            datapoints_to_alarm=evaluation_periods,
+            treat_missing_data=missing,
+        )
+        alarm.add_alarm_action(self._action)
+        alarm.add_ok_action(self._action)
+        self.alarms.append(alarm)
+
+
+def _labelled(stage: StageFunction, metric: cloudwatch.Metric, suffix: str = "") -> cloudwatch.Metric:
+    label = stage.node.id.lower() if not suffix else f"{stage.node.id.lower()} {suffix}"
+    return metric.with_(label=label)

@@ -1,0 +1,237 @@
+"""The pipeline: three Lambda functions, the state machine that runs them, and the schedule that starts it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from lambdas.shared.constants import METRICS_NAMESPACE, SERVICE_NAME, Env
+from stacks.bundling import lambda_code
+from stacks.config import LOG_RETENTION_DAYS, OnyxConfig
+from stacks.data_lake import DataLake
+from stacks.workflow import PipelineWorkflow
+
+RUNTIME: Final = lambda_.Runtime.PYTHON_3_12
+
+# What each function may do to a bucket. Nothing deletes: the ingestion bucket is immutable and
+# reruns overwrite processed files under the same keys.
+S3_READ: Final = ("s3:GetObject",)
+S3_WRITE: Final = ("s3:PutObject", "s3:AbortMultipartUpload")
+S3_LIST: Final = ("s3:ListBucket",)
+SECRET_READ: Final = ("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret")
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    stage: str
+    memory_mb: int
+    timeout_seconds: int
+    environment: dict[str, str]
+    reserved_concurrency: int | None
+
+
+def _grant_objects(role: iam.Role, sid: str, bucket: s3.IBucket, actions: tuple[str, ...]) -> None:
+    role.add_to_policy(iam.PolicyStatement(sid=sid, actions=list(actions), resources=[bucket.arn_for_objects("*")]))
+
+
+def _grant_list(role: iam.Role, sid: str, bucket: s3.IBucket) -> None:
+    # ListBucket makes a missing key a 404 (NoSuchKey) instead of a 403, e.g. on the first run's watermark.
+    role.add_to_policy(iam.PolicyStatement(sid=sid, actions=list(S3_LIST), resources=[bucket.bucket_arn]))
+
+
+def _grant_secret(role: iam.Role, sid: str, secret: secretsmanager.ISecret) -> None:
+    # A secret's ARN ends in 6 random characters; a secret referenced by name only matches with `-??????`.
+    arn = secret.secret_full_arn or f"{secret.secret_arn}-??????"
+    role.add_to_policy(iam.PolicyStatement(sid=sid, actions=list(SECRET_READ), resources=[arn]))
+
+
+class StageFunction(Construct):
+    """One stage's Lambda function with its own role, log group and the shared code asset."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, spec: FunctionSpec, code: lambda_.Code, config: OnyxConfig
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            retention=retention(config.log_retention_days),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        # Our own role instead of AWSLambdaBasicExecutionRole: logs go to this function's group only.
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Onyx {config.env_name} {spec.stage} function",
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WriteOwnLogs",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[self.log_group.log_group_arn],
+            )
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description=f"Onyx {spec.stage}",
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.X86_64,
+            code=code,
+            handler=f"lambdas.{spec.stage}.handler.handler",
+            memory_size=spec.memory_mb,
+            timeout=Duration.seconds(spec.timeout_seconds),
+            reserved_concurrent_executions=spec.reserved_concurrency,
+            role=self.role,
+            log_group=self.log_group,
+            tracing=lambda_.Tracing.ACTIVE,
+            environment={
+                "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                "POWERTOOLS_LOG_LEVEL": config.log_level,
+                **spec.environment,
+            },
+        )
+
+
+def retention(days: int) -> logs.RetentionDays:
+    """The RetentionDays member of this many days (the config only admits CloudWatch's own periods)."""
+    periods = [member for member in logs.RetentionDays if member is not logs.RetentionDays.INFINITE]
+    return dict(zip(sorted(LOG_RETENTION_DAYS), periods, strict=True))[days]
+
+
+class Pipeline(Construct):
+    """Extract, Transform and Load functions (least privilege each), the state machine and its schedule."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: OnyxConfig, data_lake: DataLake, alert_topic: sns.ITopic
+    ) -> None:
+        super().__init__(scope, construct_id)
+        source_secret = secretsmanager.Secret.from_secret_name_v2(self, "SourceSecret", config.source_secret_name)
+        warehouse_secret = secretsmanager.Secret.from_secret_name_v2(
+            self, "WarehouseSecret", config.warehouse_secret_name
+        )
+        ingestion, processed = data_lake.ingestion, data_lake.processed
+        code = lambda_code()
+
+        # Reserved concurrency 1: two overlapping runs must not extract the same window or load concurrently.
+        self.extract = StageFunction(
+            self,
+            "Extract",
+            code=code,
+            config=config,
+            spec=FunctionSpec(
+                stage="extract",
+                memory_mb=config.extract_memory_mb,
+                timeout_seconds=config.extract_timeout_seconds,
+                reserved_concurrency=1,
+                environment={
+                    Env.INGESTION_BUCKET: ingestion.bucket_name,
+                    Env.SOURCE_SECRET_NAME: config.source_secret_name,
+                    Env.SAFETY_LAG_SECONDS: str(config.safety_lag_seconds),
+                },
+            ),
+        )
+        self.transform = StageFunction(
+            self,
+            "Transform",
+            code=code,
+            config=config,
+            spec=FunctionSpec(
+                stage="transform",
+                memory_mb=config.transform_memory_mb,
+                timeout_seconds=config.transform_timeout_seconds,
+                reserved_concurrency=None,
+                environment={Env.INGESTION_BUCKET: ingestion.bucket_name, Env.PROCESSED_BUCKET: processed.bucket_name},
+            ),
+        )
+        self.load = StageFunction(
+            self,
+            "Load",
+            code=code,
+            config=config,
+            spec=FunctionSpec(
+                stage="load",
+                memory_mb=config.load_memory_mb,
+                timeout_seconds=config.load_timeout_seconds,
+                reserved_concurrency=1,
+                environment={
+                    Env.PROCESSED_BUCKET: processed.bucket_name,
+                    Env.WAREHOUSE_SECRET_NAME: config.warehouse_secret_name,
+                    Env.WAREHOUSE_SCHEMA: config.warehouse_schema,
+                },
+            ),
+        )
+
+        # Least privilege: extract reads its secret and its own watermark, writes the ingestion bucket.
+        _grant_secret(self.extract.role, "ReadSourceSecret", source_secret)
+        _grant_objects(self.extract.role, "ReadWriteIngestionObjects", ingestion, S3_READ + S3_WRITE)
+        _grant_list(self.extract.role, "ListIngestion", ingestion)
+        # Transform reads the ingestion bucket and reads/writes the processed bucket.
+        _grant_objects(self.transform.role, "ReadIngestionObjects", ingestion, S3_READ)
+        _grant_list(self.transform.role, "ListIngestion", ingestion)
+        _grant_objects(self.transform.role, "ReadWriteProcessedObjects", processed, S3_READ + S3_WRITE)
+        _grant_list(self.transform.role, "ListProcessed", processed)
+        # Load reads the processed bucket and its secret.
+        _grant_objects(self.load.role, "ReadProcessedObjects", processed, S3_READ)
+        _grant_list(self.load.role, "ListProcessed", processed)
+        _grant_secret(self.load.role, "ReadWarehouseSecret", warehouse_secret)
+
+        self.workflow = PipelineWorkflow(
+            self,
+            "Workflow",
+            env_name=config.env_name,
+            extract=self.extract.function,
+            transform=self.transform.function,
+            load=self.load.function,
+            alert_topic=alert_topic,
+        )
+        self.state_machine_logs = logs.LogGroup(
+            self,
+            "StateMachineLogs",
+            # Step Functions needs a /aws/vendedlogs/ name to avoid the resource-policy size limit.
+            log_group_name=f"/aws/vendedlogs/states/{config.stack_name}-pipeline",
+            retention=retention(config.log_retention_days),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            comment=f"Onyx {config.env_name}: Totesys -> ingestion (JSON Lines) -> processed (Parquet) -> warehouse",
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            definition_body=sfn.DefinitionBody.from_chainable(self.workflow.definition),
+            timeout=Duration.minutes(config.execution_timeout_minutes),
+            tracing_enabled=True,
+            logs=sfn.LogOptions(
+                destination=self.state_machine_logs, level=sfn.LogLevel.ALL, include_execution_data=True
+            ),
+        )
+
+        # Each execution's generated name is the run id (Extract receives it as run_id).
+        self.schedule = events.Rule(
+            self,
+            "Schedule",
+            description=f"Starts an Onyx {config.env_name} run every {config.schedule_minutes} minutes",
+            schedule=events.Schedule.rate(Duration.minutes(config.schedule_minutes)),
+            targets=[
+                targets.SfnStateMachine(
+                    self.state_machine,
+                    input=events.RuleTargetInput.from_object({"trigger": "schedule"}),
+                    retry_attempts=3,
+                    max_event_age=Duration.minutes(config.schedule_minutes),
+                )
+            ],
+        )

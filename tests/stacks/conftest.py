@@ -1,0 +1,85 @@
+"""One synthesized Onyx template per test session (synth bundles the Lambda asset and runs cdk-nag)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import CfnElement
+from constructs import IConstruct
+
+from stacks.application import build_app, stack_of
+from stacks.config import OnyxConfig
+from stacks.onyx_stack import OnyxStack
+
+Resource = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Synthesized:
+    outdir: Path
+    stack: OnyxStack
+    config: OnyxConfig
+    template: dict[str, Any]
+    validation_report: dict[str, Any]
+
+    def resources(self, type_: str) -> dict[str, Resource]:
+        return {key: value for key, value in self.template["Resources"].items() if value["Type"] == type_}
+
+    def logical_id(self, construct: IConstruct) -> str:
+        """The logical id of a construct's CloudFormation resource (an L2's default child)."""
+        element = construct if isinstance(construct, CfnElement) else construct.node.default_child
+        assert isinstance(element, CfnElement)
+        return self.stack.resolve(element.logical_id)  # type: ignore[no-any-return]
+
+    def resource(self, construct: IConstruct) -> Resource:
+        return self.template["Resources"][self.logical_id(construct)]  # type: ignore[no-any-return]
+
+    def definition(self) -> dict[str, Any]:
+        """The state machine's ASL, with `${LogicalId}` / `${AWS::Region}` in place of CloudFormation references."""
+        (machine,) = self.resources("AWS::StepFunctions::StateMachine").values()
+        parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
+        text = "".join(part if isinstance(part, str) else _placeholder(part) for part in parts)
+        asl: dict[str, Any] = json.loads(text)
+        return asl
+
+
+def _placeholder(reference: dict[str, Any]) -> str:
+    if "Ref" in reference:
+        return f"${{{reference['Ref']}}}"
+    logical_id, attribute = reference["Fn::GetAtt"]
+    return f"${{{logical_id}.{attribute}}}"
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    # The default environment from cdk.json, environment-agnostic (no account/region), as a CI synth is.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("CDK_DEFAULT_ACCOUNT", raising=False)
+        patch.delenv("CDK_DEFAULT_REGION", raising=False)
+        app = build_app({}, outdir=str(outdir))
+        stack = stack_of(app)
+        try:
+            app.synth()
+        except RuntimeError as error:
+            # cdk-nag findings fail synth after writing the template and the report; test_nag shows them.
+            if "ValidationFailed" not in str(error):
+                raise
+    template = json.loads((outdir / f"{stack.stack_name}.template.json").read_text())
+    report = json.loads((outdir / "validation-report.json").read_text())
+    return Synthesized(
+        outdir=outdir,
+        stack=stack,
+        config=stack.config,
+        template=template,
+        validation_report=report,
+    )
+
+
+@pytest.fixture(scope="session")
+def definition(synthesized: Synthesized) -> dict[str, Any]:
+    return synthesized.definition()

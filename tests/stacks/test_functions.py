@@ -1,0 +1,73 @@
+"""The three Lambda functions: runtime, handler, tracing, logs, concurrency and environment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from lambdas.shared.constants import METRICS_NAMESPACE, SERVICE_NAME, Env
+from tests.stacks.conftest import Synthesized
+
+POWERTOOLS = {
+    "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+    "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+    "POWERTOOLS_LOG_LEVEL": "INFO",
+}
+
+
+def _function(synthesized: Synthesized, stage: str) -> dict[str, Any]:
+    return dict(synthesized.resource(getattr(synthesized.stack.pipeline, stage).function)["Properties"])
+
+
+@pytest.mark.parametrize(("stage", "memory"), [("extract", 1024), ("transform", 2048), ("load", 1024)])
+def test_function_runs_its_stage_handler_on_python_3_12_with_tracing(synthesized, stage, memory):
+    function = _function(synthesized, stage)
+    assert function["Handler"] == f"lambdas.{stage}.handler.handler"
+    assert function["Runtime"] == "python3.12"
+    assert function["Architectures"] == ["x86_64"]
+    assert function["TracingConfig"] == {"Mode": "Active"}
+    assert function["MemorySize"] == memory
+    assert function["Timeout"] == 900
+
+
+@pytest.mark.parametrize(("stage", "reserved"), [("extract", 1), ("transform", None), ("load", 1)])
+def test_extract_and_load_never_run_twice_at_once(synthesized, stage, reserved):
+    assert _function(synthesized, stage).get("ReservedConcurrentExecutions") == reserved
+
+
+@pytest.mark.parametrize("stage", ["extract", "transform", "load"])
+def test_function_logs_to_its_own_log_group_kept_30_days(synthesized, stage):
+    stage_function = getattr(synthesized.stack.pipeline, stage)
+    log_group_id = synthesized.logical_id(stage_function.log_group)
+    assert _function(synthesized, stage)["LoggingConfig"] == {"LogGroup": {"Ref": log_group_id}}
+    assert synthesized.resource(stage_function.log_group)["Properties"]["RetentionInDays"] == 30
+
+
+def test_functions_share_one_code_asset(synthesized):
+    codes = {str(_function(synthesized, stage)["Code"]) for stage in ("extract", "transform", "load")}
+    assert len(codes) == 1
+
+
+def test_each_function_gets_only_its_own_settings(synthesized):
+    lake = synthesized.stack.data_lake
+    ingestion = {"Ref": synthesized.logical_id(lake.ingestion)}
+    processed = {"Ref": synthesized.logical_id(lake.processed)}
+    environments = {
+        stage: _function(synthesized, stage)["Environment"]["Variables"] for stage in ("extract", "transform", "load")
+    }
+    assert environments == {
+        "extract": {
+            **POWERTOOLS,
+            Env.INGESTION_BUCKET: ingestion,
+            Env.SOURCE_SECRET_NAME: "onyx/dev/totesys",
+            Env.SAFETY_LAG_SECONDS: "60",
+        },
+        "transform": {**POWERTOOLS, Env.INGESTION_BUCKET: ingestion, Env.PROCESSED_BUCKET: processed},
+        "load": {
+            **POWERTOOLS,
+            Env.PROCESSED_BUCKET: processed,
+            Env.WAREHOUSE_SECRET_NAME: "onyx/dev/warehouse",
+            Env.WAREHOUSE_SCHEMA: "public",
+        },
+    }

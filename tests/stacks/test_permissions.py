@@ -1,0 +1,133 @@
+"""Least privilege: each function may do exactly what its stage needs, and nothing else."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from constructs import IConstruct
+
+from stacks.pipeline import StageFunction
+from tests.stacks.conftest import Synthesized
+
+XRAY = {("xray:PutTraceSegments", "*"), ("xray:PutTelemetryRecords", "*")}
+SECRET = ("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret")
+
+
+def _text(value: Any) -> str:
+    """A policy resource as one readable string: `<LogicalId>` for a resource's ARN, `${X}` for a Ref."""
+    if isinstance(value, str):
+        return value
+    if "Fn::GetAtt" in value:
+        return f"<{value['Fn::GetAtt'][0]}>"
+    if "Ref" in value:
+        return f"${{{value['Ref']}}}"
+    separator, parts = value["Fn::Join"]
+    return str(separator).join(_text(part) for part in parts)
+
+
+def _listify(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def grants(synthesized: Synthesized, role: IConstruct) -> set[tuple[str, str]]:
+    """Every (action, resource) the role's policies allow."""
+    role_id = synthesized.logical_id(role)
+    allowed: set[tuple[str, str]] = set()
+    for policy in synthesized.resources("AWS::IAM::Policy").values():
+        if {"Ref": role_id} not in policy["Properties"]["Roles"]:
+            continue
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            assert statement["Effect"] == "Allow"
+            for action in _listify(statement["Action"]):
+                for resource in _listify(statement["Resource"]):
+                    allowed.add((action, _text(resource)))
+    return allowed
+
+
+def _objects(synthesized: Synthesized, bucket: IConstruct, actions: list[str]) -> set[tuple[str, str]]:
+    return {(action, f"<{synthesized.logical_id(bucket)}>/*") for action in actions}
+
+
+def _listing(synthesized: Synthesized, bucket: IConstruct) -> set[tuple[str, str]]:
+    return {("s3:ListBucket", f"<{synthesized.logical_id(bucket)}>")}
+
+
+def _secret(name: str) -> set[tuple[str, str]]:
+    return {
+        (action, f"arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:secret:{name}-??????")
+        for action in SECRET
+    }
+
+
+def _own_logs(synthesized: Synthesized, stage: StageFunction) -> set[tuple[str, str]]:
+    log_group = f"<{synthesized.logical_id(stage.log_group)}>"
+    return {("logs:CreateLogStream", log_group), ("logs:PutLogEvents", log_group)}
+
+
+def test_extract_reads_its_secret_and_reads_writes_only_the_ingestion_bucket(synthesized):
+    pipeline, lake = synthesized.stack.pipeline, synthesized.stack.data_lake
+    assert grants(synthesized, pipeline.extract.role) == (
+        _secret("onyx/dev/totesys")
+        | _objects(synthesized, lake.ingestion, ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"])
+        | _listing(synthesized, lake.ingestion)
+        | _own_logs(synthesized, pipeline.extract)
+        | XRAY
+    )
+
+
+def test_transform_reads_ingestion_and_reads_writes_processed(synthesized):
+    pipeline, lake = synthesized.stack.pipeline, synthesized.stack.data_lake
+    assert grants(synthesized, pipeline.transform.role) == (
+        _objects(synthesized, lake.ingestion, ["s3:GetObject"])
+        | _listing(synthesized, lake.ingestion)
+        | _objects(synthesized, lake.processed, ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"])
+        | _listing(synthesized, lake.processed)
+        | _own_logs(synthesized, pipeline.transform)
+        | XRAY
+    )
+
+
+def test_load_reads_processed_and_its_secret(synthesized):
+    pipeline, lake = synthesized.stack.pipeline, synthesized.stack.data_lake
+    assert grants(synthesized, pipeline.load.role) == (
+        _secret("onyx/dev/warehouse")
+        | _objects(synthesized, lake.processed, ["s3:GetObject"])
+        | _listing(synthesized, lake.processed)
+        | _own_logs(synthesized, pipeline.load)
+        | XRAY
+    )
+
+
+@pytest.mark.parametrize(("stage", "bucket"), [("extract", "processed"), ("load", "ingestion")])
+def test_function_has_no_access_to_the_other_stages_bucket(synthesized, stage, bucket):
+    role = getattr(synthesized.stack.pipeline, stage).role
+    other = f"<{synthesized.logical_id(getattr(synthesized.stack.data_lake, bucket))}>"
+    assert not [grant for grant in grants(synthesized, role) if grant[1].startswith(other)]
+
+
+def test_no_function_may_delete_objects(synthesized):
+    pipeline = synthesized.stack.pipeline
+    for stage in (pipeline.extract, pipeline.transform, pipeline.load):
+        assert not [action for action, _ in grants(synthesized, stage.role) if "Delete" in action]
+
+
+@pytest.mark.parametrize("stage", ["extract", "transform", "load"])
+def test_function_role_has_no_managed_policies(synthesized, stage):
+    role = synthesized.resource(getattr(synthesized.stack.pipeline, stage).role)
+    assert "ManagedPolicyArns" not in role["Properties"]
+
+
+def test_secrets_are_referenced_by_name_never_created(synthesized):
+    assert synthesized.resources("AWS::SecretsManager::Secret") == {}
+
+
+def test_state_machine_may_invoke_the_three_functions_and_publish_alerts(synthesized):
+    pipeline, alerts = synthesized.stack.pipeline, synthesized.stack.alerts
+    allowed = grants(synthesized, pipeline.state_machine.role)
+    functions = [
+        f"<{synthesized.logical_id(stage.function)}>" for stage in (pipeline.extract, pipeline.transform, pipeline.load)
+    ]
+    invoke = {(action, resource) for action, resource in allowed if action == "lambda:InvokeFunction"}
+    assert invoke == {("lambda:InvokeFunction", arn) for function in functions for arn in (function, f"{function}:*")}
+    assert ("sns:Publish", f"${{{synthesized.logical_id(alerts.topic)}}}") in allowed

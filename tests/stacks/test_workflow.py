@@ -1,0 +1,136 @@
+"""The state machine: shape, retries, catch into the SNS alert, the Choice, logging and tracing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from lambdas.shared.constants import TRANSIENT_RETRY, States
+
+TASKS = (States.EXTRACT, States.TRANSFORM, States.LOAD)
+
+
+def test_states_are_the_shared_state_names(definition):
+    assert set(definition["States"]) == {
+        States.EXTRACT,
+        States.HAS_CHANGES,
+        States.TRANSFORM,
+        States.LOAD,
+        States.NOTIFY_FAILURE,
+        States.FAILED,
+        States.DONE,
+    }
+
+
+def test_run_goes_extract_haschanges_transform_load_done(definition):
+    states = definition["States"]
+    assert definition["StartAt"] == States.EXTRACT
+    assert states[States.EXTRACT]["Next"] == States.HAS_CHANGES
+    assert states[States.TRANSFORM]["Next"] == States.LOAD
+    assert states[States.LOAD]["Next"] == States.DONE
+    assert states[States.DONE] == {"Type": "Succeed"}
+
+
+def test_has_changes_continues_to_transform_only_when_extract_found_changes(definition):
+    assert definition["States"][States.HAS_CHANGES] == {
+        "Type": "Choice",
+        "Choices": [{"Variable": "$.has_changes", "BooleanEquals": True, "Next": States.TRANSFORM}],
+        "Default": States.DONE,
+    }
+
+
+@pytest.mark.parametrize("state", TASKS)
+def test_task_retries_transient_errors_with_the_shared_policy(definition, state):
+    assert definition["States"][state]["Retry"] == [
+        {
+            "ErrorEquals": list(TRANSIENT_RETRY.errors),
+            "IntervalSeconds": TRANSIENT_RETRY.interval_seconds,
+            "MaxAttempts": TRANSIENT_RETRY.max_attempts,
+            "BackoffRate": TRANSIENT_RETRY.backoff_rate,
+            "MaxDelaySeconds": TRANSIENT_RETRY.max_delay_seconds,
+            "JitterStrategy": "FULL",
+        }
+    ]
+
+
+@pytest.mark.parametrize("state", TASKS)
+def test_task_catches_every_other_error_into_notify_failure_naming_itself(definition, state):
+    assert definition["States"][state]["Catch"] == [
+        {
+            "ErrorEquals": ["States.ALL"],
+            "ResultPath": "$.error",
+            "Assign": {"failedState": state},
+            "Next": States.NOTIFY_FAILURE,
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("state", "function"), [(States.EXTRACT, "extract"), (States.TRANSFORM, "transform"), (States.LOAD, "load")]
+)
+def test_task_invokes_its_function_and_outputs_the_handler_result(synthesized, definition, state, function):
+    task = definition["States"][state]
+    lambda_function = getattr(synthesized.stack.pipeline, function).function
+    assert task["Type"] == "Task"
+    # The function ARN as resource (not lambda:invoke): the output is the handler's return value itself.
+    assert task["Resource"] == f"${{{synthesized.logical_id(lambda_function)}.Arn}}"
+    assert "ResultPath" not in task
+    assert "ResultSelector" not in task
+    assert "OutputPath" not in task
+
+
+def test_extract_gets_the_execution_name_as_run_id(definition):
+    assert definition["States"][States.EXTRACT]["Parameters"] == {"run_id.$": "$$.Execution.Name"}
+
+
+@pytest.mark.parametrize("state", [States.TRANSFORM, States.LOAD])
+def test_later_stages_get_the_previous_output_unchanged(definition, state):
+    task = definition["States"][state]
+    assert "Parameters" not in task
+    assert "InputPath" not in task
+
+
+def test_notify_failure_publishes_an_actionable_message_then_fails(synthesized, definition):
+    notify: dict[str, Any] = definition["States"][States.NOTIFY_FAILURE]
+    topic = synthesized.logical_id(synthesized.stack.alerts.topic)
+    assert notify["Resource"] == "arn:${AWS::Partition}:states:::sns:publish"
+    assert notify["Next"] == States.FAILED
+    assert notify["ResultPath"] is None  # keeps $.error for the Fail state
+    parameters = notify["Parameters"]
+    assert parameters["TopicArn"] == f"${{{topic}}}"
+    assert parameters["Subject.$"] == "States.Format('Onyx dev: run failed in {}', $failedState)"
+    message = parameters["Message.$"]
+    assert message.startswith("States.Format('Onyx dev: run {} failed in state {}. Error: {}. Cause: {}. ")
+    assert (
+        "https://${AWS::Region}.console.aws.amazon.com/states/home?region=${AWS::Region}"
+        "#/v2/executions/details/{}" in message
+    )
+    assert message.endswith("', $$.Execution.Name, $failedState, $.error.Error, $.error.Cause, $$.Execution.Id)")
+
+
+def test_failed_state_fails_the_execution_with_the_task_error(definition):
+    assert definition["States"][States.FAILED] == {
+        "Type": "Fail",
+        "ErrorPath": "$.error.Error",
+        "CausePath": "$.error.Cause",
+    }
+
+
+def test_state_machine_is_standard_with_all_logging_and_tracing(synthesized):
+    (machine,) = synthesized.resources("AWS::StepFunctions::StateMachine").values()
+    properties = machine["Properties"]
+    assert properties["StateMachineType"] == "STANDARD"
+    assert properties["TracingConfiguration"] == {"Enabled": True}
+    assert properties["LoggingConfiguration"]["Level"] == "ALL"
+    assert properties["LoggingConfiguration"]["IncludeExecutionData"] is True
+    assert synthesized.definition()["TimeoutSeconds"] == 120 * 60
+
+
+def test_schedule_starts_an_execution_every_15_minutes(synthesized):
+    (rule,) = synthesized.resources("AWS::Events::Rule").values()
+    properties = rule["Properties"]
+    assert properties["ScheduleExpression"] == "rate(15 minutes)"
+    assert properties["State"] == "ENABLED"
+    (target,) = properties["Targets"]
+    assert target["Arn"] == {"Ref": synthesized.logical_id(synthesized.stack.pipeline.state_machine)}
