@@ -1,0 +1,220 @@
+"""The local cloud: throwaway (or given) PostgreSQL databases + moto running the synthesized stack.
+
+`LocalCloud.up()` does what `python -m local up` promises; the state it leaves in `.local-cloud/state.json`
+lets the other commands (execute, simulate, validate, report, down) find the running pieces.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from lambdas.load.migrate import apply_migrations
+from lambdas.shared.database import DatabaseCredentials
+from local import moto_compat
+from local.deploy import Deployment, deploy, synthesize
+from local.executions import ExecutionOutcome, Progress, start_and_wait
+from local.moto_cloud import REGION, Alert, MotoCloud
+from local.postgres import PostgresCluster
+from local.seed.load import seed_generated
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_STATE_DIR = REPO / ".local-cloud"
+
+
+def state_dir() -> Path:
+    return Path(os.environ.get("ONYX_LOCAL_DIR", DEFAULT_STATE_DIR))
+
+
+@dataclass
+class CloudState:
+    """What a running local cloud tells the other commands. Holds database URLs: written 0600."""
+
+    pid: int
+    endpoint_url: str
+    region: str
+    state_machine_arn: str
+    stack_name: str
+    source_url: str
+    warehouse_url: str
+    warehouse_schema: str
+    schedule_expression: str | None
+    postgres_pid: int | None = None
+    postgres_dir: str | None = None
+
+    def save(self, directory: Path) -> None:
+        path = directory / "state.json"
+        path.touch(mode=0o600, exist_ok=True)
+        path.write_text(json.dumps(asdict(self), indent=2))
+
+    @classmethod
+    def load(cls, directory: Path) -> CloudState:
+        path = directory / "state.json"
+        if not path.exists():
+            raise FileNotFoundError("no local cloud is running here: start one with `python -m local up`")
+        return cls(**json.loads(path.read_text()))
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.endpoint_url, region_name=self.region,
+                            aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106 - moto
+
+
+@dataclass
+class UpOptions:
+    source_url: str | None = None
+    warehouse_url: str | None = None
+    scale: int = 10_000
+    seed: int = 1
+    overrides: dict[str, str] = field(default_factory=dict)
+    detach: bool = False
+
+
+def schedule_seconds(expression: str | None) -> int | None:
+    """`rate(15 minutes)` -> 900; None for no or an unsupported schedule."""
+    match = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)", expression or "")
+    if not match:
+        return None
+    unit = {"minute": 60, "hour": 3600, "day": 86400}[match.group(2).rstrip("s")]
+    return int(match.group(1)) * unit
+
+
+class LocalCloud:
+    """Everything `up` starts, in this process; `down()` stops all of it."""
+
+    def __init__(self, directory: Path | None = None, progress: Progress = print) -> None:
+        self.directory = directory or state_dir()
+        self.progress = progress
+        self.postgres: PostgresCluster | None = None
+        self.moto: MotoCloud | None = None
+        self.state: CloudState | None = None
+        self.deployment: Deployment | None = None
+        self._stop = threading.Event()
+        self._scheduler: threading.Thread | None = None
+
+    # ---- up -----------------------------------------------------------------------------------
+    def up(self, options: UpOptions) -> CloudState:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        if (self.directory / "state.json").exists():
+            raise RuntimeError(f"a local cloud already runs from {self.directory} "
+                               "(stop it with `python -m local down`)")
+        try:
+            return self._up(options)
+        except BaseException:
+            self.down()
+            raise
+
+    def _up(self, options: UpOptions) -> CloudState:
+        started = time.monotonic()
+        source, warehouse = self._databases(options)
+        self.moto = MotoCloud(state_dir=self.directory, on_alert=self._print_alert).start()
+        self.progress(f"local AWS (moto) on {self.moto.endpoint_url}")
+        clients = {name: self.client(name) for name in
+                   ("s3", "ssm", "cloudformation", "stepfunctions", "events", "secretsmanager")}
+        outdir, context = synthesize(self.directory / "cdk.out", options.overrides)
+        config = _config_from_context(context)
+        for name, credentials in ((config["sourceSecretName"], source), (config["warehouseSecretName"], warehouse)):
+            clients["secretsmanager"].create_secret(Name=name, SecretString=json.dumps(credentials.to_secret()))
+        self.progress("deploying the synthesized stack into local CloudFormation")
+        self.deployment = deploy(clients, outdir, context)
+        if moto_compat.accepted_placeholders:
+            kinds = sorted({entry.split()[0] for entry in moto_compat.accepted_placeholders})
+            self.progress(f"  deployed; not emulated locally (accepted as placeholders): {', '.join(kinds)}")
+        schema = config["warehouseSchema"]
+        conn = warehouse.connect()
+        try:
+            apply_migrations(conn, schema)
+        finally:
+            conn.close()
+        self.state = CloudState(
+            pid=os.getpid(), endpoint_url=self.moto.endpoint_url, region=REGION,
+            state_machine_arn=self.deployment.state_machine_arn, stack_name=self.deployment.stack_name,
+            source_url=source.to_url(), warehouse_url=warehouse.to_url(), warehouse_schema=schema,
+            schedule_expression=self.deployment.schedule_expression,
+            postgres_pid=self.postgres.process.pid if self.postgres and self.postgres.process else None,
+            postgres_dir=str(self.postgres.workdir) if self.postgres else None)
+        self.state.save(self.directory)
+        self.progress(f"ready in {time.monotonic() - started:.1f}s: stack {self.deployment.stack_name}, "
+                      f"state machine {self.deployment.state_machine_arn.rsplit(':', 1)[-1]}")
+        return self.state
+
+    def _databases(self, options: UpOptions) -> tuple[DatabaseCredentials, DatabaseCredentials]:
+        if options.source_url and options.warehouse_url:
+            self.progress("using the given databases (nothing seeded)")
+            return DatabaseCredentials.from_url(options.source_url), DatabaseCredentials.from_url(options.warehouse_url)
+        if options.source_url or options.warehouse_url:
+            raise ValueError("give both --source-url and --warehouse-url, or neither")
+        self.postgres = PostgresCluster(detach=options.detach).start()
+        self.progress(f"PostgreSQL on 127.0.0.1:{self.postgres.port}")
+        source = self.postgres.create_database("totesys")
+        warehouse = self.postgres.create_database("warehouse")
+        self.progress(f"seeding totesys with {options.scale:,} sales orders")
+        seed_generated(source, options.scale, options.seed, progress=self.progress)
+        return source, warehouse
+
+    def client(self, service: str) -> Any:
+        if self.moto is None:
+            raise RuntimeError("the local cloud is not up")
+        return boto3.client(service, endpoint_url=self.moto.endpoint_url, region_name=REGION,
+                            aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106 - moto
+
+    def _print_alert(self, alert: Alert) -> None:
+        self.progress(f"ALERT (SNS {alert.topic_arn.rsplit(':', 1)[-1]}): {alert.subject or ''}\n{alert.message}")
+
+    # ---- running --------------------------------------------------------------------------------
+    def _state(self) -> CloudState:
+        if self.state is None:
+            raise RuntimeError("the local cloud is not up")
+        return self.state
+
+    def execute(self, run_id: str | None = None) -> ExecutionOutcome:
+        return start_and_wait(self.client("stepfunctions"), self._state().state_machine_arn, self.progress, run_id)
+
+    def start_schedule(self, on_outcome: Callable[[ExecutionOutcome], None] | None = None) -> bool:
+        """Start executions at the deployed rule's rate (moto does not fire EventBridge)."""
+        expression = self._state().schedule_expression
+        every = schedule_seconds(expression)
+        if every is None:
+            return False
+
+        def loop() -> None:
+            while not self._stop.wait(every):
+                outcome = self.execute()
+                if on_outcome is not None:
+                    on_outcome(outcome)
+
+        self._scheduler = threading.Thread(target=loop, name="onyx-schedule", daemon=True)
+        self._scheduler.start()
+        self.progress(f"scheduled: an execution every {every // 60} minutes ({expression})")
+        return True
+
+    def wait_until_stopped(self) -> None:
+        self._stop.wait()
+
+    # ---- down ---------------------------------------------------------------------------------
+    def down(self) -> None:
+        self._stop.set()
+        if self.moto is not None:
+            self.moto.stop()
+            self.moto = None
+        if self.postgres is not None:
+            self.postgres.stop()
+            self.postgres = None
+        (self.directory / "state.json").unlink(missing_ok=True)
+
+
+def _config_from_context(context: dict[str, Any]) -> dict[str, Any]:
+    """The resolved configuration the stack was synthesized with (same resolver as app.py)."""
+    from stacks.config import load_config
+
+    config = load_config(context)  # the resolver app.py uses, so the names match the stack's
+    return {"sourceSecretName": config.source_secret_name, "warehouseSecretName": config.warehouse_secret_name,
+            "warehouseSchema": config.warehouse_schema}

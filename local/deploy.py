@@ -1,0 +1,143 @@
+"""Synthesize the CDK app and deploy its template into moto through CloudFormation.
+
+What runs locally is therefore what `cdk deploy` would create: the same template, the same state
+machine definition, the same function environments. Only what moto needs in place of the CDK
+bootstrap stack (the bootstrap version parameter, the asset bucket and its objects) is prepared here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from moto.stepfunctions.models import stepfunctions_backends
+
+from local.moto_cloud import ACCOUNT, REGION
+from stacks.application import cdk_json_context
+
+REPO = Path(__file__).resolve().parent.parent
+BOOTSTRAP_QUALIFIER = "hnb659fds"
+BOOTSTRAP_VERSION = "21"
+
+
+class DeployError(RuntimeError):
+    """Synthesis or the local deployment failed; the message says which and why."""
+
+
+@dataclass
+class Deployment:
+    stack_name: str
+    template: dict[str, Any]
+    state_machine_arn: str
+    schedule_expression: str | None
+    outputs: dict[str, str]
+    context: dict[str, Any]
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, str]:
+    """`-c KEY=VALUE` pairs, as `cdk -c` takes them."""
+    overrides: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise DeployError(f"-c expects KEY=VALUE, got {pair!r}")
+        overrides[key] = value
+    return overrides
+
+
+def synthesize(outdir: Path, overrides: dict[str, str]) -> tuple[Path, dict[str, Any]]:
+    """Run app.py as the CDK CLI would (cdk.json context + overrides), without bundling the Lambda asset."""
+    context: dict[str, Any] = {**cdk_json_context(), **overrides}
+    # Skip bundling: the local cloud runs the handlers from this checkout, not from the zip.
+    context["aws:cdk:bundling-stacks"] = []
+    env = {**os.environ, "CDK_OUTDIR": str(outdir), "CDK_CONTEXT_JSON": json.dumps(context),
+           "CDK_DEFAULT_ACCOUNT": ACCOUNT, "CDK_DEFAULT_REGION": REGION,
+           "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+    result = subprocess.run([sys.executable, "app.py"], cwd=REPO, env=env, capture_output=True, text=True,
+                            check=False)
+    if result.returncode != 0:
+        lines = [ln for ln in (result.stderr or result.stdout).strip().splitlines() if ln.strip()]
+        raise DeployError("cdk synth failed: " + ("\n".join(lines[-8:]) or f"exit {result.returncode}"))
+    return outdir, context
+
+
+def _templates(outdir: Path) -> list[tuple[str, dict[str, Any]]]:
+    manifest = json.loads((outdir / "manifest.json").read_text())
+    stacks = []
+    for artifact in manifest["artifacts"].values():
+        if artifact.get("type") == "aws:cloudformation:stack":
+            stack_name = artifact.get("properties", {}).get("stackName") or artifact["displayName"]
+            template = json.loads((outdir / artifact["properties"]["templateFile"]).read_text())
+            stacks.append((stack_name, template))
+    if not stacks:
+        raise DeployError(f"no stack in {outdir}/manifest.json")
+    return stacks
+
+
+def _prepare_bootstrap(clients: dict[str, Any], template: dict[str, Any]) -> None:
+    """Stand in for `cdk bootstrap`: the version parameter and the asset bucket with each Lambda zip."""
+    ssm, s3 = clients["ssm"], clients["s3"]
+    ssm.put_parameter(Name=f"/cdk-bootstrap/{BOOTSTRAP_QUALIFIER}/version", Value=BOOTSTRAP_VERSION,
+                      Type="String", Overwrite=True)
+    bucket = f"cdk-{BOOTSTRAP_QUALIFIER}-assets-{ACCOUNT}-{REGION}"
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("README.txt", "The local cloud runs the handlers from the checkout.\n")
+    for resource in template.get("Resources", {}).values():
+        code = resource.get("Properties", {}).get("Code", {}) if resource.get("Type") == "AWS::Lambda::Function" \
+            else {}
+        if isinstance(code.get("S3Key"), str):
+            s3.put_object(Bucket=bucket, Key=code["S3Key"], Body=archive.getvalue())
+
+
+def deploy(clients: dict[str, Any], outdir: Path, context: dict[str, Any]) -> Deployment:
+    """Create the synthesized stack in moto and make its state machine executable."""
+    stacks = _templates(outdir)
+    if len(stacks) != 1:
+        raise DeployError(f"expected one stack, found {[name for name, _ in stacks]}")
+    stack_name, template = stacks[0]
+    _prepare_bootstrap(clients, template)
+    cfn = clients["cloudformation"]
+    cfn.create_stack(StackName=stack_name, TemplateBody=json.dumps(template),
+                     Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"])
+    deadline = time.monotonic() + 120
+    while (stack := cfn.describe_stacks(StackName=stack_name)["Stacks"][0])["StackStatus"].endswith("IN_PROGRESS"):
+        if time.monotonic() > deadline:
+            raise DeployError(f"stack {stack_name} still {stack['StackStatus']} after 120s")
+        time.sleep(0.2)
+    if stack["StackStatus"] != "CREATE_COMPLETE":
+        raise DeployError(f"stack {stack_name}: {stack['StackStatus']} {stack.get('StackStatusReason', '')}")
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    resources = cfn.describe_stack_resources(StackName=stack_name)["StackResources"]
+    machine_arn = _make_state_machine_executable(clients["stepfunctions"], resources)
+    rule = next((r["PhysicalResourceId"] for r in resources if r["ResourceType"] == "AWS::Events::Rule"), None)
+    schedule = clients["events"].describe_rule(Name=rule.split("|")[-1]).get("ScheduleExpression") if rule else None
+    return Deployment(stack_name=stack_name, template=template, state_machine_arn=machine_arn,
+                      schedule_expression=schedule, outputs=outputs, context=context)
+
+
+def _make_state_machine_executable(sfn: Any, resources: list[dict[str, Any]]) -> str:
+    """moto's CloudFormation puts state machines in its non-executing backend: copy ours, definition
+    untouched (references already resolved by CloudFormation), into the backend that executes."""
+    arns = [r["PhysicalResourceId"] for r in resources if r["ResourceType"] == "AWS::StepFunctions::StateMachine"]
+    if len(arns) != 1:
+        raise DeployError(f"expected one state machine in the stack, found {len(arns)}")
+    created = stepfunctions_backends[ACCOUNT][REGION].describe_state_machine(arns[0])
+    kwargs: dict[str, Any] = {"name": created.name, "definition": created.definition, "roleArn": created.roleArn,
+                              "type": getattr(created, "type", None) or "STANDARD"}
+    if getattr(created, "loggingConfiguration", None):
+        kwargs["loggingConfiguration"] = created.loggingConfiguration
+    if getattr(created, "tracingConfiguration", None):
+        kwargs["tracingConfiguration"] = created.tracingConfiguration
+    return str(sfn.create_state_machine(**kwargs)["stateMachineArn"])

@@ -1,0 +1,143 @@
+"""Starting an execution of the deployed state machine and following it to its end, state by state."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from lambdas.shared.constants import States
+
+Progress = Callable[[str], None]
+TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """An execution name that sorts by time and is unique: `run-20261125T223000Z-1a2b3c`."""
+    now = now or datetime.now(UTC)
+    return f"run-{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+@dataclass
+class ExecutionOutcome:
+    """What one execution did, as `execute --json` prints it."""
+
+    status: str
+    run_id: str
+    execution_arn: str
+    seconds: float
+    extracted: dict[str, int] = field(default_factory=dict)
+    transformed: dict[str, int] = field(default_factory=dict)
+    loaded: dict[str, int] = field(default_factory=dict)
+    state_seconds: dict[str, float] = field(default_factory=dict)
+    error: dict[str, str] | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "SUCCEEDED"
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"status": self.status, "run_id": self.run_id, "execution_arn": self.execution_arn,
+                               "seconds": self.seconds, "extracted": self.extracted, "transformed": self.transformed,
+                               "loaded": self.loaded, "state_seconds": self.state_seconds}
+        if self.error is not None:
+            out["error"] = self.error
+        return out
+
+
+def _details(event: dict[str, Any]) -> dict[str, Any]:
+    return next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+
+
+class ExecutionWatcher:
+    """Follows one execution through its history, reporting each state as it starts and ends."""
+
+    def __init__(self, sfn: Any, execution_arn: str, run_id: str, progress: Progress) -> None:
+        self.sfn, self.execution_arn, self.run_id, self.progress = sfn, execution_arn, run_id, progress
+        self._seen = 0
+        self._entered: dict[str, datetime] = {}
+        self.outcome = ExecutionOutcome(status="RUNNING", run_id=run_id, execution_arn=execution_arn, seconds=0.0)
+        self._last_failure: dict[str, str] | None = None
+
+    def wait(self, poll_seconds: float = 0.2, timeout_seconds: float = 3600) -> ExecutionOutcome:
+        started = time.monotonic()
+        while True:
+            self._read_history()
+            description = self.sfn.describe_execution(executionArn=self.execution_arn)
+            if description["status"] in TERMINAL:
+                self._read_history()
+                self.outcome.status = description["status"]
+                self.outcome.seconds = round(time.monotonic() - started, 2)
+                if not self.outcome.succeeded:
+                    self.outcome.error = self._last_failure or {
+                        "error": description.get("error") or self.outcome.status,
+                        "cause": description.get("cause") or ""}
+                return self.outcome
+            if time.monotonic() - started > timeout_seconds:
+                raise TimeoutError(f"execution {self.run_id} still running after {timeout_seconds:.0f}s")
+            time.sleep(poll_seconds)
+
+    def _read_history(self) -> None:
+        events: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"executionArn": self.execution_arn, "maxResults": 1000}
+        while True:
+            page = self.sfn.get_execution_history(**kwargs)
+            events.extend(page["events"])
+            if not page.get("nextToken"):
+                break
+            kwargs["nextToken"] = page["nextToken"]
+        for event in events[self._seen:]:
+            self._on_event(event)
+        self._seen = len(events)
+
+    def _on_event(self, event: dict[str, Any]) -> None:
+        kind, details = event["type"], _details(event)
+        stamp = event["timestamp"]
+        if kind.endswith("StateEntered"):
+            self._entered[details["name"]] = stamp
+            self.progress(f"  {details['name']:<14} started")
+        elif kind.endswith("StateExited"):
+            name = details["name"]
+            seconds = (stamp - self._entered.get(name, stamp)).total_seconds()
+            self.outcome.state_seconds[name] = round(seconds, 2)
+            output = json.loads(details.get("output") or "{}")
+            summary = self._record(name, output if isinstance(output, dict) else {})
+            self.progress(f"  {name:<14} done in {seconds:6.1f}s{summary}")
+        elif kind in ("TaskFailed", "LambdaFunctionFailed"):
+            error, cause = details.get("error", ""), details.get("cause", "")
+            self._last_failure = {"error": error, "cause": _short_cause(cause)}
+            self.progress(f"  attempt failed: {error}: {_short_cause(cause)}")
+
+    def _record(self, state: str, output: dict[str, Any]) -> str:
+        for name, attribute in ((States.EXTRACT, "extracted"), (States.TRANSFORM, "transformed"),
+                                (States.LOAD, "loaded")):
+            if state == name and isinstance(output.get(attribute), dict):
+                rows = {k: int(v) for k, v in output[attribute].items()}
+                setattr(self.outcome, attribute, rows)
+                return f"  {sum(rows.values()):>10,} rows"
+        return ""
+
+
+def _short_cause(cause: str) -> str:
+    """Lambda's cause is its error envelope as JSON; a person wants the message."""
+    try:
+        parsed = json.loads(cause)
+    except (ValueError, TypeError):
+        return cause
+    if isinstance(parsed, dict) and "errorMessage" in parsed:
+        return str(parsed["errorMessage"])
+    return cause
+
+
+def start_and_wait(sfn: Any, state_machine_arn: str, progress: Progress, run_id: str | None = None,
+                   payload: dict[str, Any] | None = None) -> ExecutionOutcome:
+    """Start an execution named `run_id` (new if None) and follow it to its end."""
+    run_id = run_id or new_run_id()
+    progress(f"execution {run_id}")
+    arn = sfn.start_execution(stateMachineArn=state_machine_arn, name=run_id,
+                              input=json.dumps(payload or {}))["executionArn"]
+    return ExecutionWatcher(sfn, arn, run_id, progress).wait()

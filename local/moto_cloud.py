@@ -1,0 +1,118 @@
+"""moto as the local AWS: a server on a loopback port, in this process, with state machines executing.
+
+Two things moto cannot do here are supplied by us, in this process:
+- Lambda: moto would need Docker to run Python code, so its invoke is routed to LambdaInvoker (a
+  child process per invocation running the real handler).
+- SNS e-mail: an alert published to a topic is printed and appended to a file a person can read.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from moto.awslambda.models import LambdaFunction
+from moto.core.config import default_user_config
+from moto.server import ThreadedMotoServer
+from moto.sns.models import SNSBackend
+
+from local import moto_compat
+from local.lambda_invoker import FunctionSpec, LambdaInvoker
+from local.moto_cloud_constants import ACCOUNT, REGION
+from local.postgres import free_port
+
+__all__ = ["ACCOUNT", "REGION", "Alert", "MotoCloud"]
+
+
+@dataclass
+class Alert:
+    topic_arn: str
+    subject: str | None
+    message: str
+
+
+@dataclass
+class MotoCloud:
+    """A running moto server whose Lambda functions run our handlers and whose SNS alerts we keep."""
+
+    state_dir: Path
+    port: int = 0
+    server: ThreadedMotoServer | None = None
+    invoker: LambdaInvoker | None = None
+    alerts: list[Alert] = field(default_factory=list)
+    on_alert: Callable[[Alert], None] | None = None
+    _patches: list[tuple[Any, str, Any]] = field(default_factory=list)
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> MotoCloud:
+        self.port = self.port or free_port()
+        # moto's Step Functions interpreter calls Lambda and SNS through this port.
+        os.environ["MOTO_PORT"] = str(self.port)
+        default_user_config["stepfunctions"] = {"execute_state_machine": True}
+        self.invoker = LambdaInvoker(self.endpoint_url, REGION, self.state_dir / "logs")
+        self._patch(LambdaFunction, "invoke", self._lambda_invoke())
+        self._patch(SNSBackend, "publish", self._sns_publish())
+        moto_compat.apply(self._patch)
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+        for owner, name, original in reversed(self._patches):
+            setattr(owner, name, original)
+        self._patches.clear()
+
+    def _patch(self, owner: Any, name: str, replacement: Any) -> None:
+        # The raw attribute (owner.__dict__), so a classmethod is restored as a classmethod.
+        self._patches.append((owner, name, owner.__dict__[name]))
+        setattr(owner, name, replacement)
+
+    def _lambda_invoke(self) -> Callable[..., bytes]:
+        cloud = self
+
+        def invoke(function: LambdaFunction, body: str, request_headers: Any, response_headers: Any) -> bytes:
+            if cloud.invoker is None:
+                raise RuntimeError("the local cloud is not started")
+            spec = FunctionSpec(name=function.function_name, handler=str(function.handler),
+                                environment=dict(function.environment_vars or {}),
+                                timeout_seconds=int(function.timeout or 3), memory_mb=int(function.memory_size or 128),
+                                arn=function.function_arn)
+            event = json.loads(body) if body else {}
+            payload, errored = cloud.invoker.invoke(spec, event)
+            if errored:
+                response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps(payload).encode("utf-8")
+
+        return invoke
+
+    def _sns_publish(self) -> Callable[..., str]:
+        cloud = self
+        original = SNSBackend.publish
+        lock = threading.Lock()
+
+        def publish(backend: SNSBackend, message: str, arn: str | None = None, phone_number: str | None = None,
+                    subject: str | None = None, **kwargs: Any) -> str:
+            message_id: str = original(backend, message, arn, phone_number=phone_number, subject=subject, **kwargs)
+            alert = Alert(topic_arn=str(arn or ""), subject=subject, message=message)
+            with lock:
+                cloud.alerts.append(alert)
+                with open(cloud.state_dir / "alerts.log", "a", encoding="utf-8") as log:
+                    log.write(f"--- {alert.subject or 'alert'} ({alert.topic_arn})\n{alert.message}\n")
+            if cloud.on_alert is not None:
+                cloud.on_alert(alert)
+            return message_id
+
+        return publish

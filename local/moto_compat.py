@@ -1,0 +1,99 @@
+"""Fixes for moto's CloudFormation that the synthesized template runs into, applied in-process.
+
+The template itself is deployed untouched; each fix makes moto accept what real CloudFormation accepts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from moto.cloudformation import parsing
+from moto.core.common_models import CloudFormationModel
+from moto.kms.models import Key
+
+from local.moto_cloud_constants import ACCOUNT
+
+# Resource types moto's CloudFormation cannot create and the local cloud has no use for: they are
+# accepted as placeholders (so references to them resolve) and listed as "not emulated" after deploy.
+NOT_EMULATED = (
+    "AWS::S3::BucketPolicy",       # bucket policies: moto does not enforce IAM anyway
+    "AWS::SNS::TopicPolicy",
+    "AWS::SNS::Subscription",      # e-mail cannot be delivered locally; alerts are printed instead
+    "AWS::CloudWatch::Alarm",      # nothing evaluates metrics locally
+    "AWS::CloudWatch::Dashboard",
+)
+accepted_placeholders: list[str] = []
+
+
+class Placeholder(CloudFormationModel):
+    """Stands in for a resource of a NOT_EMULATED type."""
+
+    def __init__(self, resource_type: str, name: str, region: str) -> None:
+        self.resource_type, self.name, self.region = resource_type, name, region
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.name
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "Onyx::Local::Placeholder"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return True
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        service = self.resource_type.split("::")[1].lower()
+        return f"arn:aws:{service}:{self.region}:{ACCOUNT}:{self.name}"
+
+    @classmethod
+    def create_from_cloudformation_json(
+            cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str,
+            **kwargs: Any) -> Placeholder:
+        resource_type = str(kwargs.get("ResourceType", "AWS::Unknown::Resource"))
+        accepted_placeholders.append(f"{resource_type} {kwargs.get('LogicalId', resource_name)}")
+        return cls(resource_type, resource_name, region_name)
+
+
+def _resource_class_from_type(original: Callable[[str], Any]) -> Callable[[str], Any]:
+    def lookup(resource_type: str) -> Any:
+        if resource_type in NOT_EMULATED:
+            return Placeholder
+        return original(resource_type)
+
+    return lookup
+
+
+def _kms_key_tags(original: Callable[..., Any]) -> Callable[..., Any]:
+    """AWS::KMS::Key Tags are {Key, Value} in CloudFormation; moto's backend expects {TagKey, TagValue}."""
+
+    def create(cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str,
+               **kwargs: Any) -> Any:
+        properties = dict(cloudformation_json.get("Properties", {}))
+        properties["Tags"] = [{"TagKey": t["Key"], "TagValue": t["Value"]} for t in properties.get("Tags", [])]
+        unbound: Callable[..., Any] = getattr(original, "__func__")  # noqa: B009 - the classmethod's function
+        return unbound(cls, resource_name, {**cloudformation_json, "Properties": properties}, account_id,
+                       region_name, **kwargs)
+
+    return create
+
+
+FIXES: tuple[tuple[Any, str, Callable[[Callable[..., Any]], Callable[..., Any]], bool], ...] = (
+    (Key, "create_from_cloudformation_json", _kms_key_tags, True),
+    (parsing, "resource_class_from_type", _resource_class_from_type, False),
+)
+
+
+def apply(patch: Callable[[Any, str, Any], None]) -> None:
+    """Install every fix through `patch(owner, name, replacement)` (which remembers how to undo it)."""
+    accepted_placeholders.clear()
+    for owner, name, make, is_classmethod in FIXES:
+        original = getattr(owner, name)
+        replacement = make(original)
+        patch(owner, name, classmethod(replacement) if is_classmethod else replacement)
