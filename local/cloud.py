@@ -76,6 +76,8 @@ class UpOptions:
     seed: int = 1
     overrides: dict[str, str] = field(default_factory=dict)
     detach: bool = False
+    # An app synthesized earlier with the same overrides (tests share one): skips the synth.
+    synthesized: tuple[Path, dict[str, Any]] | None = None
 
 
 def schedule_seconds(expression: str | None) -> int | None:
@@ -119,7 +121,7 @@ class LocalCloud:
         self.progress(f"local AWS (moto) on {self.moto.endpoint_url}")
         clients = {name: self.client(name) for name in
                    ("s3", "ssm", "cloudformation", "stepfunctions", "events", "secretsmanager")}
-        outdir, context = synthesize(self.directory / "cdk.out", options.overrides)
+        outdir, context = options.synthesized or synthesize(self.directory / "cdk.out", options.overrides)
         config = _config_from_context(context)
         for name, credentials in ((config["sourceSecretName"], source), (config["warehouseSecretName"], warehouse)):
             clients["secretsmanager"].create_secret(Name=name, SecretString=json.dumps(credentials.to_secret()))

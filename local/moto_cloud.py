@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import threading
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +66,9 @@ class MotoCloud:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
         self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self.server.start()
+        # moto keeps its state in this process's memory: start from an empty account every time.
+        urllib.request.urlopen(urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST"),  # noqa: S310
+                               timeout=10).close()
         return self
 
     def stop(self) -> None:

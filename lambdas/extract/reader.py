@@ -1,0 +1,69 @@
+"""Reading Totesys: one REPEATABLE READ snapshot, and each table's window streamed as JSON Lines by COPY.
+
+PostgreSQL renders the JSON itself (`row_to_json`), so Python never sees a row: the bytes of
+`COPY ... TO STDOUT` go straight to the writer, which keeps memory flat whatever the table size.
+Each value is cast to the contract's form first: numeric as text (exact), timestamps with exactly
+three millisecond digits, enums as text; integers and booleans stay JSON numbers and booleans.
+
+COPY's text format would escape the backslashes of the JSON (`\\"` -> `\\\\"`). Its CSV format with a
+quote and delimiter byte that JSON text never contains (PostgreSQL escapes every control character
+as `\\u00XX`) passes each JSON document through untouched, one per line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from typing import Protocol
+
+import pg8000.native
+
+from lambdas.extract.window import TIMESTAMP_FORMAT, Window
+from lambdas.shared.totesys import MONEY, TIMESTAMP, Column, Table
+
+_COPY_OPTIONS = r"(FORMAT csv, DELIMITER E'\x02', QUOTE E'\x01')"
+# COPY takes no bind parameters: the window travels as transaction-local settings, set with parameters.
+_LOW_SETTING, _HIGH_SETTING = "onyx.window_low", "onyx.window_high"
+
+
+class ByteSink(Protocol):
+    def write(self, data: bytes) -> object: ...
+
+
+def _json_value(column: Column) -> str:
+    name = f'"{column.name}"'
+    if column.kind == TIMESTAMP:
+        return f"to_char({name}, '{TIMESTAMP_FORMAT}') AS {name}"
+    if column.kind == MONEY or column.kind.startswith("enum:"):
+        return f"CAST({name} AS text) AS {name}"
+    return name
+
+
+def json_lines_sql(table: Table, *, from_beginning: bool) -> str:
+    """`COPY` of the table's rows in the window as one JSON object per line, keys in Totesys order."""
+    values = ", ".join(_json_value(c) for c in table.columns)
+    where = f"last_updated <= (SELECT CAST(current_setting('{_HIGH_SETTING}') AS timestamp))"
+    if not from_beginning:
+        where = f"last_updated > (SELECT CAST(current_setting('{_LOW_SETTING}') AS timestamp)) AND {where}"
+    return (f"COPY (SELECT CAST(row_to_json(r) AS text) FROM (SELECT {values} FROM {table.sql_name} "
+            f"WHERE {where}) AS r) TO STDOUT {_COPY_OPTIONS}")
+
+
+@contextmanager
+def snapshot(conn: pg8000.native.Connection) -> Iterator[None]:
+    """One consistent, read-only view of the whole database for everything run inside."""
+    conn.run("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    try:
+        yield
+    except BaseException:
+        with suppress(Exception):  # the connection may be gone; the original error is what matters
+            conn.run("ROLLBACK")
+        raise
+    conn.run("COMMIT")
+
+
+def copy_window(conn: pg8000.native.Connection, table: Table, window: Window, sink: ByteSink) -> None:
+    """Stream the table's rows with `last_updated` in `window` into `sink` as JSON Lines (inside `snapshot`)."""
+    conn.run(f"SELECT set_config('{_LOW_SETTING}', :low, true), set_config('{_HIGH_SETTING}', :high, true)",
+             low=window.low or "", high=window.high)
+    conn.run(json_lines_sql(table, from_beginning=window.low is None), stream=sink)

@@ -1,0 +1,136 @@
+"""One extract run: Totesys changes since the watermarks -> JSON Lines files -> manifest -> watermarks.
+
+The order of effects is what makes a run safe to crash and to repeat. Files come first (invisible
+until a manifest names them), the manifest is the commit point, the watermarks move last. A run
+id whose manifest exists is complete: running it again reads nothing from the source and returns
+the same manifest (recording its watermarks if a crash came between the two).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import pg8000.native
+
+from lambdas.extract.manifest import ExtractManifest, TableExtract, read_manifest, write_manifest
+from lambdas.extract.reader import copy_window, snapshot
+from lambdas.extract.schema_check import check_source_schema
+from lambdas.extract.source import connect_source, source_errors
+from lambdas.extract.watermarks import advance_watermarks, latest_watermarks
+from lambdas.extract.window import Window, read_horizon
+from lambdas.extract.writer import FILE_BYTES, UPLOAD_BYTES, JsonLinesWriter, first_free_part
+from lambdas.shared.constants import DEFAULT_SAFETY_LAG_SECONDS
+from lambdas.shared.database import DatabaseCredentials
+from lambdas.shared.observability import logger
+from lambdas.shared.totesys import TABLES, Table
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+
+@dataclass(frozen=True)
+class ExtractResult:
+    manifest: ExtractManifest
+    already_extracted: bool  # the run id had completed before: nothing was read
+    duration_seconds: float
+    watermark_lag_seconds: float | None  # source's now() minus the new high; None when nothing was read
+
+    def payload(self) -> dict[str, Any]:
+        """The state output the next step receives (the contract's Extract output)."""
+        return {"run_id": self.manifest.run_id, "manifest_key": self.manifest.key,
+                "has_changes": self.manifest.has_changes, "extracted": self.manifest.extracted}
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso_z(at: datetime) -> str:
+    return f"{at:%Y-%m-%dT%H:%M:%S}.{at.microsecond // 1000:03d}Z"
+
+
+def _seconds_between(earlier: str, later: str) -> float:
+    return (datetime.fromisoformat(later) - datetime.fromisoformat(earlier)).total_seconds()
+
+
+def _highs(manifest: ExtractManifest) -> dict[str, str]:
+    return {name: table.high for name, table in manifest.tables.items()}
+
+
+@dataclass(frozen=True)
+class _RunFiles:
+    """Where a run's data files go."""
+
+    s3: S3Client
+    bucket: str
+    run_id: str
+    at: datetime
+    upload_bytes: int
+    file_bytes: int
+
+    def writer(self, table: Table) -> JsonLinesWriter:
+        first_part = first_free_part(self.s3, self.bucket, table.name, self.run_id, self.at)
+        return JsonLinesWriter(self.s3, self.bucket, table.name, self.run_id, self.at, first_part=first_part,
+                               upload_bytes=self.upload_bytes, file_bytes=self.file_bytes)
+
+
+def _extract_table(conn: pg8000.native.Connection, files: _RunFiles, table: Table, window: Window) -> TableExtract:
+    if window.is_empty:
+        return TableExtract(window.low, window.high, rows=0, keys=())
+    writer = files.writer(table)
+    try:
+        copy_window(conn, table, window, writer)
+        writer.close()
+    except BaseException:
+        with suppress(Exception):
+            writer.abort()
+        raise
+    logger.info("extracted table", extra={"table": table.name, "rows": writer.rows, "low": window.low,
+                                          "high": window.high, "keys": writer.keys})
+    return TableExtract(window.low, window.high, rows=writer.rows, keys=tuple(writer.keys))
+
+
+def run_extract(credentials: DatabaseCredentials, s3: S3Client, bucket: str, run_id: str, *,
+                safety_lag_seconds: float = DEFAULT_SAFETY_LAG_SECONDS, clock: Callable[[], datetime] = _utc_now,
+                upload_bytes: int = UPLOAD_BYTES, file_bytes: int = FILE_BYTES) -> ExtractResult:
+    """Extract every Totesys row changed since the last complete run into `bucket` (idempotent per run id)."""
+    started = time.monotonic()
+    existing = read_manifest(s3, bucket, run_id)
+    if existing is not None:
+        advance_watermarks(s3, bucket, run_id, _highs(existing))
+        logger.info("run already extracted: returning its manifest", extra={"manifest_key": existing.key})
+        return ExtractResult(existing, True, time.monotonic() - started, None)
+
+    started_at = clock()
+    files = _RunFiles(s3, bucket, run_id, started_at, upload_bytes, file_bytes)
+    lows = latest_watermarks(s3, bucket)
+    conn = connect_source(credentials)
+    try:
+        with source_errors(credentials):
+            horizon = read_horizon(conn, safety_lag_seconds)
+            logger.info("window horizon", extra={"high": horizon.high, "source_now": horizon.source_now,
+                                                 "oldest_in_flight": horizon.oldest_in_flight})
+            if horizon.hidden_sessions:
+                logger.warning("cannot see the transactions of other sessions: grant pg_read_all_stats to the "
+                               "extract role, or a late commit may be missed beyond the safety lag",
+                               extra={"hidden_sessions": horizon.hidden_sessions})
+            with snapshot(conn):
+                check_source_schema(conn)
+                tables = {table.name: _extract_table(conn, files, table,
+                                                     Window.between(lows.get(table.name), horizon.high))
+                          for table in TABLES}
+    finally:
+        with suppress(Exception):
+            conn.close()
+
+    manifest = ExtractManifest(run_id, _iso_z(started_at), tables)
+    if not write_manifest(s3, bucket, manifest):
+        manifest = read_manifest(s3, bucket, run_id) or manifest  # a concurrent attempt committed first
+    advance_watermarks(s3, bucket, run_id, _highs(manifest))
+    lag = _seconds_between(max(_highs(manifest).values()), horizon.source_now)
+    return ExtractResult(manifest, False, time.monotonic() - started, lag)
