@@ -1,4 +1,4 @@
-"""The state machine definition: Extract -> HasChanges -> Transform -> Load -> Done, every task guarded.
+"""The state machine: Extract -> HasChanges -> Transform -> Load -> AdvanceWatermark -> Done, every task guarded.
 
 Names, the retry policy and error names come from `lambdas.shared.constants`, which the Lambdas and tests share.
 """
@@ -88,12 +88,14 @@ class PipelineWorkflow(Construct):
         )
         notify.next(failed)
 
-        def task(name: str, function: lambda_.IFunction, payload: sfn.TaskInput | None = None) -> tasks.LambdaInvoke:
+        def task(name: str, function: lambda_.IFunction, payload: sfn.TaskInput | None = None,
+                 result_path: str | None = None) -> tasks.LambdaInvoke:
             step = tasks.LambdaInvoke(
                 self,
                 name,
                 lambda_function=function,
                 payload=payload,
+                result_path=result_path,
                 # The state's output is the handler's return value: small JSON, the next stage's input.
                 payload_response_only=True,
                 retry_on_service_exceptions=False,
@@ -113,7 +115,14 @@ class PipelineWorkflow(Construct):
             sfn.Choice(self, States.HAS_CHANGES)
             .when(
                 sfn.Condition.boolean_equals("$.has_changes", True),
-                task(States.TRANSFORM, transform).next(task(States.LOAD, load)).next(done),
+                task(States.TRANSFORM, transform)
+                .next(task(States.LOAD, load))
+                # Only a run that reached the warehouse moves the watermarks: a run failing anywhere
+                # before is extracted again by the next one, so nothing is lost to it.
+                .next(task(States.ADVANCE_WATERMARK, extract,
+                           sfn.TaskInput.from_object({"run_id": sfn.JsonPath.string_at("$.run_id"), "commit": True}),
+                           result_path="$.watermark"))
+                .next(done),
             )
             .otherwise(done)
         )

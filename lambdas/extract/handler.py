@@ -10,7 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
-from lambdas.extract.run import run_extract
+from lambdas.extract.run import commit_run, run_extract
 from lambdas.shared.constants import DEFAULT_SAFETY_LAG_SECONDS, METRICS_NAMESPACE, Env
 from lambdas.shared.observability import logger, metrics, tracer
 from lambdas.shared.secrets import credentials_from_secret
@@ -31,11 +31,12 @@ class ExtractEnvironment(BaseModel):
 
 
 class ExtractEvent(BaseModel):
-    """The execution's input: its run id (extra keys ignored)."""
+    """The execution's input: its run id (extra keys ignored); `commit` asks to advance the watermarks."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     run_id: str = Field(pattern=RUN_ID_PATTERN)
+    commit: bool = False
 
 
 @logger.inject_lambda_context(correlation_id_path="run_id", log_event=False)
@@ -45,6 +46,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     env = ExtractEnvironment.model_validate(dict(os.environ))
     request = ExtractEvent.model_validate(event)
     metrics.add_metadata(key="run_id", value=request.run_id)
+    if request.commit:
+        # The run is in the warehouse: only now may the next run start after it.
+        key = commit_run(boto3.client("s3"), env.ingestion_bucket, request.run_id)
+        metrics.add_metric(name="RunsCommitted", unit=MetricUnit.Count, value=1)
+        return {"run_id": request.run_id, "watermark_key": key}
     try:
         result = run_extract(credentials_from_secret(env.source_secret_name), boto3.client("s3"),
                              env.ingestion_bucket, request.run_id, safety_lag_seconds=env.safety_lag_seconds)

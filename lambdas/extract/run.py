@@ -1,9 +1,13 @@
-"""One extract run: Totesys changes since the watermarks -> JSON Lines files -> manifest -> watermarks.
+"""One extract run: Totesys changes since the watermarks -> JSON Lines files -> manifest; later, the commit.
 
 The order of effects is what makes a run safe to crash and to repeat. Files come first (invisible
-until a manifest names them), the manifest is the commit point, the watermarks move last. A run
-id whose manifest exists is complete: running it again reads nothing from the source and returns
-the same manifest (recording its watermarks if a crash came between the two).
+until a manifest names them) and the manifest is the extract's commit point. A run id whose manifest
+exists is extracted: running it again reads nothing from the source and returns the same manifest.
+
+The watermarks move only when the whole run has reached the warehouse (`commit_run`, the state
+machine's last step). A run that fails anywhere, in extract, transform or load, therefore leaves
+them where they were, and the next run extracts its rows again: nothing is lost to a failed run, and
+the warehouse load is idempotent, so nothing is loaded twice.
 """
 
 from __future__ import annotations
@@ -102,7 +106,6 @@ def run_extract(credentials: DatabaseCredentials, s3: S3Client, bucket: str, run
     started = time.monotonic()
     existing = read_manifest(s3, bucket, run_id)
     if existing is not None:
-        advance_watermarks(s3, bucket, run_id, _highs(existing))
         logger.info("run already extracted: returning its manifest", extra={"manifest_key": existing.key})
         return ExtractResult(existing, True, time.monotonic() - started, None)
 
@@ -131,6 +134,18 @@ def run_extract(credentials: DatabaseCredentials, s3: S3Client, bucket: str, run
     manifest = ExtractManifest(run_id, _iso_z(started_at), tables)
     if not write_manifest(s3, bucket, manifest):
         manifest = read_manifest(s3, bucket, run_id) or manifest  # a concurrent attempt committed first
-    advance_watermarks(s3, bucket, run_id, _highs(manifest))
     lag = _seconds_between(max(_highs(manifest).values()), horizon.source_now)
     return ExtractResult(manifest, False, time.monotonic() - started, lag)
+
+
+def commit_run(s3: S3Client, bucket: str, run_id: str) -> str:
+    """Advance the watermarks to the run's highs, once the run is in the warehouse (idempotent).
+
+    Returns the watermark object's key. A run without a manifest cannot be committed.
+    """
+    manifest = read_manifest(s3, bucket, run_id)
+    if manifest is None:
+        raise ValueError(f"run {run_id} has no extract manifest: nothing to commit")
+    key = advance_watermarks(s3, bucket, run_id, _highs(manifest))
+    logger.info("watermarks advanced", extra={"watermark_key": key, "highs": _highs(manifest)})
+    return key

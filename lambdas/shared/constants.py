@@ -29,6 +29,8 @@ class States:
     HAS_CHANGES: Final = "HasChanges"
     TRANSFORM: Final = "Transform"
     LOAD: Final = "Load"
+    # After Load: the run is in the warehouse, so the extract's watermarks may move past it.
+    ADVANCE_WATERMARK: Final = "AdvanceWatermark"
     NOTIFY_FAILURE: Final = "NotifyFailure"
     FAILED: Final = "Failed"
     DONE: Final = "Done"

@@ -134,3 +134,21 @@ def test_handler_requires_its_environment(aws: Aws, lambda_context, monkeypatch)
 
     with pytest.raises(ValueError, match=Env.SOURCE_SECRET_NAME):
         handler({"run_id": "run-1"}, lambda_context)
+
+
+def test_handler_commit_advances_the_watermarks_only_when_asked(reader_role, aws: Aws, lambda_context, monkeypatch):
+    _environment(monkeypatch, aws, aws.put_secret(reader_role))
+    handler({"run_id": "run-7"}, lambda_context)
+    assert aws.keys(aws.ingestion_bucket, "state/watermarks/") == []
+
+    committed = handler({"run_id": "run-7", "commit": True}, lambda_context)
+
+    assert committed["run_id"] == "run-7"
+    assert aws.keys(aws.ingestion_bucket, "state/watermarks/") == [committed["watermark_key"]]
+    assert committed["watermark_key"].endswith("-run-7.json")
+
+
+def test_committing_a_run_that_was_never_extracted_is_refused(aws: Aws, lambda_context, monkeypatch):
+    _environment(monkeypatch, aws, "unused")
+    with pytest.raises(ValueError, match="run run-404 has no extract manifest"):
+        handler({"run_id": "run-404", "commit": True}, lambda_context)

@@ -193,3 +193,20 @@ def test_crash_while_writing_files_moves_nothing_and_the_retry_never_overwrites(
         assert aws.s3.head_object(Bucket=aws.ingestion_bucket, Key=key)["ETag"] == etag
         assert key not in {k for t in retried.manifest.tables.values() for k in t.keys}
     assert retried.manifest.tables["address"].keys[0].endswith("/run-1.1.jsonl")
+
+
+def test_a_run_that_failed_downstream_is_extracted_again_with_what_changed_since(
+        seeded_source_db, aws: Aws, extract: Extract):
+    first = extract(seeded_source_db, "run-1")
+    _execute(seeded_source_db, "UPDATE staff SET last_name = 'Late', last_updated = now() AT TIME ZONE 'UTC'"
+                               " WHERE staff_id = 3")
+    failed = extract(seeded_source_db, "run-2", commit=False)  # its transform or load failed: never committed
+    _execute(seeded_source_db, "UPDATE design SET design_name = 'Later', last_updated = now() AT TIME ZONE 'UTC'"
+                               " WHERE design_id = 4")
+
+    retry = extract(seeded_source_db, "run-3")
+
+    assert failed.manifest.extracted["staff"] == 1
+    assert retry.manifest.tables["staff"].low == first.manifest.tables["staff"].high
+    assert [r["last_name"] for r in rows_of(aws, retry, "staff")] == ["Late"]
+    assert [r["design_name"] for r in rows_of(aws, retry, "design")] == ["Later"]

@@ -8,7 +8,7 @@ import pytest
 
 from lambdas.shared.constants import TRANSIENT_RETRY, States
 
-TASKS = (States.EXTRACT, States.TRANSFORM, States.LOAD)
+TASKS = (States.EXTRACT, States.TRANSFORM, States.LOAD, States.ADVANCE_WATERMARK)
 
 
 def test_states_are_the_shared_state_names(definition):
@@ -17,19 +17,30 @@ def test_states_are_the_shared_state_names(definition):
         States.HAS_CHANGES,
         States.TRANSFORM,
         States.LOAD,
+        States.ADVANCE_WATERMARK,
         States.NOTIFY_FAILURE,
         States.FAILED,
         States.DONE,
     }
 
 
-def test_run_goes_extract_haschanges_transform_load_done(definition):
+def test_run_goes_extract_haschanges_transform_load_advancewatermark_done(definition):
     states = definition["States"]
     assert definition["StartAt"] == States.EXTRACT
     assert states[States.EXTRACT]["Next"] == States.HAS_CHANGES
     assert states[States.TRANSFORM]["Next"] == States.LOAD
-    assert states[States.LOAD]["Next"] == States.DONE
+    assert states[States.LOAD]["Next"] == States.ADVANCE_WATERMARK
+    assert states[States.ADVANCE_WATERMARK]["Next"] == States.DONE
     assert states[States.DONE] == {"Type": "Succeed"}
+
+
+def test_advance_watermark_commits_the_run_with_the_extract_function_keeping_the_load_output(synthesized,
+                                                                                             definition):
+    task = definition["States"][States.ADVANCE_WATERMARK]
+    extract_function = synthesized.stack.pipeline.extract.function
+    assert task["Resource"] == f"${{{synthesized.logical_id(extract_function)}.Arn}}"
+    assert task["Parameters"] == {"run_id.$": "$.run_id", "commit": True}
+    assert task["ResultPath"] == "$.watermark"
 
 
 def test_has_changes_continues_to_transform_only_when_extract_found_changes(definition):
