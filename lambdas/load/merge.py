@@ -46,11 +46,22 @@ def _columns(names: tuple[str, ...], prefix: str = "") -> str:
     return ", ".join(prefix + quote_ident(c) for c in names)
 
 
-def merge_dimension(conn: pg8000.native.Connection, schema: str, table: StarTable) -> Merged:
-    """Upsert the staged rows; a row whose values are all unchanged is neither rewritten nor counted."""
+def merge_dimension(conn: pg8000.native.Connection, schema: str, table: StarTable, *,
+                    update: bool = True) -> Merged:
+    """Upsert the staged rows; a row whose values are all unchanged is neither rewritten nor counted.
+
+    With `update=False` existing rows are left alone and only new keys are inserted: for a run older
+    than one already loaded, whose dimension values may be out of date (a redrive of an old run).
+    """
     target = qualified(schema, table.name)
     values = tuple(c for c in table.columns if c not in table.key)
     assignments = ", ".join(f"{quote_ident(c)} = EXCLUDED.{quote_ident(c)}" for c in values)
+    if not update:
+        conn.run(f"""
+            INSERT INTO {target} ({_columns(table.columns)})
+            SELECT {_columns(table.columns)} FROM {staging_table(table)}
+            ON CONFLICT ({_columns(table.key)}) DO NOTHING""")
+        return Merged(inserted=int(conn.row_count))
     # xmax = 0 marks a freshly inserted tuple; an updated one carries the updating transaction's id.
     counts = conn.run(f"""
         WITH upserted AS (

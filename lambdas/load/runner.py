@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -78,10 +79,12 @@ def read_manifest(s3: Any, bucket: str, key: str) -> TransformManifest:
 Merge = Callable[[pg8000.native.Connection, str, StarTable], Merged]
 
 
-def _merge_for(table: StarTable) -> Merge:
+def _merge_for(table: StarTable, *, newest: bool) -> Merge:
     if table.is_fact:
-        return merge_fact
-    return merge_dates if table is DIM_DATE else merge_dimension
+        return merge_fact  # every version is history: an old run's versions belong in it too
+    if table is DIM_DATE:
+        return merge_dates
+    return merge_dimension if newest else functools.partial(merge_dimension, update=False)
 
 
 def run_load(conn: pg8000.native.Connection, s3: Any, processed_bucket: str, schema: str, manifest_key: str,
@@ -103,10 +106,14 @@ def run_load(conn: pg8000.native.Connection, s3: Any, processed_bucket: str, sch
             conn.run("ROLLBACK")
             return LoadOutput(run_id=manifest.run_id, already_loaded=True,
                               loaded={t: int(c["inserted"]) + int(c["updated"]) for t, c in recorded[0][0].items()})
+        # A run extracted before one already loaded (an old execution redriven late) must not put its
+        # older dimension values over newer ones.
+        newest = not conn.run(f"SELECT EXISTS (SELECT 1 FROM {ledger} WHERE started_at > :started_at)",
+                              started_at=manifest.started_at)[0][0]
         counts: dict[str, Merged] = {}
         for table in STAR_TABLES:  # dimensions first: the facts' foreign keys refer to them
             staged = _TableSource(s3, processed_bucket, manifest.tables[table.name], manifest_key)
-            counts[table.name] = _load_table(conn, schema, table, staged)
+            counts[table.name] = _load_table(conn, schema, table, staged, newest=newest)
         conn.run(f"INSERT INTO {ledger} (run_id, started_at, rows) VALUES (:run_id, :started_at, CAST(:rows AS jsonb))",
                  run_id=manifest.run_id, started_at=manifest.started_at,
                  rows=json.dumps({t: m.as_dict() for t, m in counts.items()}))
@@ -124,7 +131,8 @@ class _TableSource:
     manifest_key: str
 
 
-def _load_table(conn: pg8000.native.Connection, schema: str, table: StarTable, source: _TableSource) -> Merged:
+def _load_table(conn: pg8000.native.Connection, schema: str, table: StarTable, source: _TableSource, *,
+                newest: bool) -> Merged:
     files = source.files
     if not files.keys:
         if files.rows:
@@ -135,7 +143,7 @@ def _load_table(conn: pg8000.native.Connection, schema: str, table: StarTable, s
         if staged != files.rows:
             raise InvalidData(table.name, source.manifest_key,
                               f"manifest counts {files.rows} rows, its files hold {staged}")
-        return _merge_for(table)(conn, schema, table)
+        return _merge_for(table, newest=newest)(conn, schema, table)
     except pg8000.native.DatabaseError as exc:
         if is_data_error(exc):
             raise invalid_data(exc, table.name) from exc

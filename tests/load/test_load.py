@@ -337,3 +337,15 @@ def test_a_bulk_load_referring_to_a_missing_dimension_row_fails_naming_table_key
     assert failure.value.rule == "counterparty_id=42 is not present in dim_counterparty"
     assert foreign_keys(warehouse) == constraints
     assert rows(warehouse, "fact_sales_order") == []
+
+
+def test_a_run_older_than_one_already_loaded_adds_its_rows_but_never_reverts_a_dimension(aws, warehouse):
+    old = write_run(aws, "run-old", {"dim_location": [location(city="Old City"), location(2, city="Only Old")]},
+                    started_at="2026-11-25T10:00:00.000Z")
+    load(warehouse, aws, write_run(aws, "run-new", {"dim_location": [location(city="New City")]},
+                                   started_at="2026-11-25T11:00:00.000Z"))
+
+    result = load(warehouse, aws, old)  # e.g. an old failed execution redriven after a newer run loaded
+
+    assert result["loaded"]["dim_location"] == 1
+    assert rows(warehouse, "dim_location", columns="location_id, city") == [[1, "New City"], [2, "Only Old"]]
