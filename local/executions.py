@@ -141,3 +141,46 @@ def start_and_wait(sfn: Any, state_machine_arn: str, progress: Progress, run_id:
     arn = sfn.start_execution(stateMachineArn=state_machine_arn, name=run_id,
                               input=json.dumps(payload or {}))["executionArn"]
     return ExecutionWatcher(sfn, arn, run_id, progress).wait()
+
+
+def redrive(sfn: Any, execution_arn: str, progress: Progress) -> ExecutionOutcome:
+    """Run a failed execution again from the state that failed, with that state's input and the same
+    run id, as Step Functions' RedriveExecution does (moto does not implement it).
+
+    The real definition is used, with its Retry and Catch, starting at the failed state: a copy of
+    the state machine whose StartAt is that state runs one execution named like the original.
+    """
+    execution = sfn.describe_execution(executionArn=execution_arn)
+    if execution["status"] != "FAILED":
+        raise ValueError(f"only a failed execution can be redriven; {execution['name']} is {execution['status']}")
+    failed_state, state_input = _failed_state(sfn, execution_arn)
+    machine = sfn.describe_state_machine(stateMachineArn=execution["stateMachineArn"])
+    definition = json.loads(machine["definition"])
+    definition["StartAt"] = failed_state
+    copy = sfn.create_state_machine(name=f"{machine['name']}-redrive-{secrets.token_hex(3)}",
+                                    definition=json.dumps(definition), roleArn=machine["roleArn"])
+    try:
+        progress(f"redrive {execution['name']} from {failed_state}")
+        arn = sfn.start_execution(stateMachineArn=copy["stateMachineArn"], name=execution["name"],
+                                  input=state_input)["executionArn"]
+        return ExecutionWatcher(sfn, arn, execution["name"], progress).wait()
+    finally:
+        sfn.delete_state_machine(stateMachineArn=copy["stateMachineArn"])
+
+
+def _failed_state(sfn: Any, execution_arn: str) -> tuple[str, str]:
+    """The task state the Catch left from, and the input it had entered with."""
+    events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+    entered: dict[str, str] = {}
+    current: str | None = None
+    failed: str | None = None
+    for event in events:
+        details = _details(event)
+        if event["type"] == "TaskStateEntered":
+            current = details["name"]
+            entered[current] = details.get("input") or "{}"
+        elif event["type"] in ("TaskFailed", "LambdaFunctionFailed"):
+            failed = current  # the last failure is the one no retry recovered from
+    if failed is None:
+        raise ValueError("the execution has no failed task to redrive from")
+    return failed, entered[failed]

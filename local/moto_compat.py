@@ -5,12 +5,14 @@ The template itself is deployed untouched; each fix makes moto accept what real 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 from moto.cloudformation import parsing
 from moto.core.common_models import CloudFormationModel
 from moto.kms.models import Key
+from moto.stepfunctions.parser.asl.component.common.string.string_expression import StringVariableSample
 
 from local.moto_cloud_constants import ACCOUNT
 
@@ -84,9 +86,27 @@ def _kms_key_tags(original: Callable[..., Any]) -> Callable[..., Any]:
     return create
 
 
+_SIMPLE_VARIABLE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _variable_sample(original: Callable[..., Any]) -> Callable[..., Any]:
+    """moto reads a workflow variable (`$failedState`, set by a Catch's Assign) through a JSONata engine
+    it does not ship, so every read fails; a plain `$name` is just a lookup in the variable store."""
+
+    def eval_body(sample: Any, env: Any) -> None:
+        match = _SIMPLE_VARIABLE.fullmatch(sample.expression)
+        if match is None:
+            original(sample, env)
+            return
+        env.stack.append(env.variable_store.get(match.group(1)))
+
+    return eval_body
+
+
 FIXES: tuple[tuple[Any, str, Callable[[Callable[..., Any]], Callable[..., Any]], bool], ...] = (
     (Key, "create_from_cloudformation_json", _kms_key_tags, True),
     (parsing, "resource_class_from_type", _resource_class_from_type, False),
+    (StringVariableSample, "_eval_body", _variable_sample, False),
 )
 
 

@@ -14,8 +14,11 @@ from local.deploy import synthesize
 
 @pytest.fixture(scope="session")
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
-    """The CDK app synthesized once for the whole session (as `up` does, without bundling)."""
-    return synthesize(tmp_path_factory.mktemp("cdk") / "cdk.out", {})
+    """The CDK app synthesized once for the whole session (as `up` does, without bundling).
+
+    No safety lag: a change made by a test is visible to the very next run.
+    """
+    return synthesize(tmp_path_factory.mktemp("cdk") / "cdk.out", {"safetyLagSeconds": "0"})
 
 
 class Console:

@@ -1,0 +1,126 @@
+"""The synthesized pipeline end to end on the local cloud: real state machine, real handlers, real databases."""
+
+from __future__ import annotations
+
+import pytest
+from moto.stepfunctions.parser.asl.component.common.retry import jitter_strategy_decl, retrier_decl
+
+from lambdas.shared.constants import TRANSIENT_RETRY, Env, States
+from lambdas.shared.database import DatabaseCredentials
+from local.executions import redrive
+from local.reconcile import reconcile
+from local.simulate import Activity, simulate
+from tests.local_cloud.helpers import RetryClock, fail_first, run_sql, unreachable_secret, warehouse_contents
+
+
+def _reconciled(cloud) -> list[str]:
+    state = cloud.state
+    result = reconcile(DatabaseCredentials.from_url(state.source_url),
+                       DatabaseCredentials.from_url(state.warehouse_url), state.warehouse_schema)
+    return [str(m) for m in result.mismatches]
+
+
+def _invocations(cloud, function: str) -> list[str | None]:
+    return [i.error_type for i in cloud.moto.invoker.invocations if function in i.function_name]
+
+
+@pytest.fixture
+def retry_clock(monkeypatch) -> RetryClock:
+    clock = RetryClock()
+    monkeypatch.setattr(retrier_decl, "time", clock.time)
+    monkeypatch.setattr(jitter_strategy_decl, "random", clock.random)
+    return clock
+
+
+def test_full_load_then_incremental_run_reconcile_with_the_source(cloud):
+    full = cloud.execute()
+    assert full.succeeded, full.error
+    assert _reconciled(cloud) == []
+    assert full.extracted["sales_order"] == 300
+    assert full.loaded["fact_sales_order"] == 300
+    assert list(full.state_seconds) == [States.EXTRACT, States.HAS_CHANGES, States.TRANSFORM, States.LOAD,
+                                        States.ADVANCE_WATERMARK, States.DONE]
+
+    simulate(DatabaseCredentials.from_url(cloud.state.source_url),
+             Activity(new_sales_orders=20, new_purchase_orders=5, amended_orders=10, payments_made=7))
+    incremental = cloud.execute()
+
+    assert incremental.succeeded, incremental.error
+    assert _reconciled(cloud) == []
+    assert incremental.extracted["sales_order"] >= 20
+    assert incremental.loaded["fact_sales_order"] == incremental.extracted["sales_order"]
+
+    nothing = cloud.execute()
+    assert nothing.succeeded
+    assert sum(nothing.extracted.values()) == 0
+    assert list(nothing.state_seconds) == [States.EXTRACT, States.HAS_CHANGES, States.DONE]
+
+
+@pytest.mark.parametrize("outages", [1, 2])
+def test_a_source_outage_is_retried_with_the_configured_backoff(cloud, retry_clock, outages):
+    down = unreachable_secret(cloud, "onyx/test/source-down", cloud.state.source_url)
+    cloud.moto.invoker.fault = fail_first("Extract", outages, {Env.SOURCE_SECRET_NAME: down})
+
+    outcome = cloud.execute()
+
+    assert outcome.succeeded, outcome.error
+    assert _invocations(cloud, "Extract")[:outages + 1] == ["SourceUnavailable"] * outages + [None]
+    expected = [min(TRANSIENT_RETRY.interval_seconds * TRANSIENT_RETRY.backoff_rate ** n,
+                    TRANSIENT_RETRY.max_delay_seconds) for n in range(outages)]
+    assert retry_clock.waits == expected  # 5 s, then 10 s (full jitter at its maximum)
+    assert _reconciled(cloud) == []
+
+
+def test_a_bad_row_fails_the_run_alerts_and_leaves_the_warehouse_unchanged_then_the_fix_catches_up(cloud):
+    assert cloud.execute().succeeded
+    before = warehouse_contents(cloud)
+    simulate(DatabaseCredentials.from_url(cloud.state.source_url),
+             Activity(new_sales_orders=15, amended_orders=5, payments_made=5))
+    run_sql(cloud.state.source_url, "UPDATE sales_order SET agreed_delivery_date = '2024-02-30', "
+                                    "last_updated = now() AT TIME ZONE 'UTC' WHERE sales_order_id = 5")
+
+    failed = cloud.execute()
+
+    assert failed.status == "FAILED"
+    assert failed.error["error"] == "InvalidData"
+    assert "sales_order_id=5" in failed.error["cause"]
+    alert = cloud.moto.alerts[-1].message
+    assert failed.run_id in alert
+    assert "failed in state Transform" in alert
+    assert "InvalidData" in alert
+    assert "2024-02-30" in alert
+    assert warehouse_contents(cloud) == before
+
+    run_sql(cloud.state.source_url, "UPDATE sales_order SET agreed_delivery_date = '2024-02-28', "
+                                    "last_updated = now() AT TIME ZONE 'UTC' WHERE sales_order_id = 5")
+    fixed = cloud.execute()
+
+    assert fixed.succeeded, fixed.error
+    assert _reconciled(cloud) == []  # the activity of the failed run arrived too: nothing lost
+
+
+def test_a_redriven_execution_and_a_repeated_run_duplicate_nothing(cloud, retry_clock):
+    down = unreachable_secret(cloud, "onyx/test/warehouse-down", cloud.state.warehouse_url)
+    cloud.moto.invoker.fault = fail_first("Load", TRANSIENT_RETRY.max_attempts + 1,
+                                          {Env.WAREHOUSE_SECRET_NAME: down})
+    failed = cloud.execute()
+    assert failed.status == "FAILED"
+    assert failed.error["error"] == "WarehouseUnavailable"
+    assert _invocations(cloud, "Load") == ["WarehouseUnavailable"] * (TRANSIENT_RETRY.max_attempts + 1)
+
+    redriven = redrive(cloud.client("stepfunctions"), failed.execution_arn, cloud.progress)
+
+    assert redriven.succeeded, redriven.error
+    assert redriven.run_id == failed.run_id
+    assert list(redriven.state_seconds)[0] == States.LOAD
+    assert _reconciled(cloud) == []
+    loaded = warehouse_contents(cloud)
+
+    again = redrive(cloud.client("stepfunctions"), failed.execution_arn, cloud.progress)
+    repeated = cloud.execute()
+
+    assert again.succeeded
+    assert again.loaded == redriven.loaded  # the ledger answers: already loaded
+    assert repeated.succeeded
+    assert sum(repeated.extracted.values()) == 0
+    assert warehouse_contents(cloud) == loaded
