@@ -112,7 +112,7 @@ def test_a_redriven_execution_and_a_repeated_run_duplicate_nothing(cloud, retry_
 
     assert redriven.succeeded, redriven.error
     assert redriven.run_id == failed.run_id
-    assert list(redriven.state_seconds)[0] == States.LOAD
+    assert list(redriven.state_seconds) == [States.LOAD, States.ADVANCE_WATERMARK, States.DONE]
     assert _reconciled(cloud) == []
     loaded = warehouse_contents(cloud)
 
