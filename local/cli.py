@@ -250,8 +250,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     cloud = LocalCloud(progress=_progress)
     outcomes = []
+    options = _up_options(args)
+    # The activity is committed before the incremental run starts, so no safety lag is needed to show
+    # it moving (in-flight transactions still bound the window); -c safetyLagSeconds=N overrides.
+    options.overrides.setdefault("safetyLagSeconds", "0")
     try:
-        state = cloud.up(_up_options(args))
+        state = cloud.up(options)
         _progress("\n== full load")
         outcomes.append(cloud.execute())
         _progress("\n== business activity in Totesys")
