@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import uuid
 from collections.abc import Callable, Iterator
@@ -15,7 +14,6 @@ from lambdas.extract.handler import handler
 from lambdas.shared.constants import Env
 from lambdas.shared.database import DatabaseCredentials
 from lambdas.shared.errors import SourceUnavailable
-from lambdas.shared.observability import logger
 from lambdas.shared.totesys import TABLE_NAMES
 from local.postgres import free_port
 from tests.fixtures.aws import Aws
@@ -39,14 +37,6 @@ def reader_role(pg_server: DatabaseCredentials, seeded_source_db: DatabaseCreden
         conn.run(f"DROP ROLE {role}")
     finally:
         conn.close()
-
-
-@pytest.fixture
-def log_output(monkeypatch) -> io.StringIO:
-    """What the Powertools logger writes (its handler holds the stdout of import time, so capsys misses it)."""
-    output = io.StringIO()
-    monkeypatch.setattr(logger.registered_handler, "stream", output)
-    return output
 
 
 @pytest.fixture

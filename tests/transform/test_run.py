@@ -129,7 +129,7 @@ def test_lost_state_is_rebuilt_so_dependents_are_still_re_emitted(aws):
         (1, "Bradford"), (3, "Bradford")]
 
 
-def test_handler_transforms_the_extract_output(aws, lambda_context, monkeypatch, capsys):
+def test_handler_transforms_the_extract_output(aws, lambda_context, monkeypatch, capsys, log_output):
     from lambdas.transform.handler import handler
 
     monkeypatch.setenv(Env.INGESTION_BUCKET, aws.ingestion_bucket)
@@ -141,7 +141,8 @@ def test_handler_transforms_the_extract_output(aws, lambda_context, monkeypatch,
 
     assert result == {"run_id": "exec-7", "manifest_key": "runs/exec-7/transform.json", "transformed": COUNTS}
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
-    logged = [line for line in lines if line.get("message") == "transformed"]
+    logs = [json.loads(line) for line in log_output.getvalue().splitlines() if line.startswith("{")]
+    logged = [line for line in logs if line.get("message") == "transformed"]
     assert logged[0]["correlation_id"] == "exec-7"
     metrics = [line for line in lines if "RowsTransformed" in line]
     assert {m["table"]: m["RowsTransformed"] for m in metrics} == {t: [n] for t, n in COUNTS.items()}
