@@ -9,6 +9,8 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help run test lint synth deploy destroy clean
 
+# Two workers: the suite is mostly waiting on PostgreSQL and child processes.
+PYTEST_ARGS ?= -n 2
 ONYX_ENV ?= dev
 CDK_ARGS ?=
 CDK := npx --no-install cdk

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from lambdas.shared.totesys import TABLES
 from local.seed.generator import TotesysGenerator
 from local.seed.load import SeedError, seed_generated
+from tests.fixtures.postgres import TEMPLATE_SOURCE
 
 
 def _one(conn, sql):
@@ -103,10 +106,9 @@ def test_same_seed_gives_identical_data_and_another_seed_does_not(pg_server, sou
     from local.postgres import create_database, drop_database
 
     seed_generated(source_db, 150, seed=11)
-    create_database(pg_server, "onyx_gen_again", "onyx_test_tpl_totesys")
-    create_database(pg_server, "onyx_gen_other", "onyx_test_tpl_totesys")
+    names = [f"onyx_gen_{uuid.uuid4().hex[:10]}" for _ in range(2)]
+    again, other = (create_database(pg_server, name, TEMPLATE_SOURCE) for name in names)
     try:
-        again, other = pg_server.with_dbname("onyx_gen_again"), pg_server.with_dbname("onyx_gen_other")
         seed_generated(again, 150, seed=11)
         seed_generated(other, 150, seed=12)
         first = _fingerprint(source_db)
@@ -114,8 +116,8 @@ def test_same_seed_gives_identical_data_and_another_seed_does_not(pg_server, sou
         differing = {name for name, digest in _fingerprint(other).items() if digest != first[name]}
         assert {"sales_order", "purchase_order", "payment", "address"} <= differing
     finally:
-        drop_database(pg_server, "onyx_gen_again")
-        drop_database(pg_server, "onyx_gen_other")
+        for name in names:
+            drop_database(pg_server, name)
 
 
 def test_a_scale_of_zero_is_refused():
