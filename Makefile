@@ -7,10 +7,10 @@ STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help run test lint synth deploy destroy clean
+.PHONY: help run test lint synth deploy destroy clean report
 
 # Two workers: the suite is mostly waiting on PostgreSQL and child processes.
-PYTEST_ARGS ?= -n 2
+PYTEST_ARGS ?= -n 2 --dist loadgroup
 ONYX_ENV ?= dev
 CDK_ARGS ?=
 CDK := npx --no-install cdk
@@ -32,6 +32,9 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+report: $(STAMP)
+	$(PY) -m local report --out reports/onyx-report.html
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

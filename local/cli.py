@@ -75,6 +75,19 @@ def build_parser() -> argparse.ArgumentParser:
     _activity_arguments(simulate)
     simulate.add_argument("--url", type=_url, help="the source (default: the running local cloud's)")
 
+    validate = commands.add_parser("validate", help="check the warehouse and reconcile it with the source")
+    validate.add_argument("--source-url", type=_url, help="the source (default: the running local cloud's)")
+    validate.add_argument("--warehouse-url", type=_url, help="the warehouse (default: the running local cloud's)")
+    validate.add_argument("--schema", help="warehouse schema (default: the running local cloud's, or public)")
+    validate.add_argument("--no-source", action="store_true", help="skip the checks that need the source")
+    validate.add_argument("--tolerance", type=float, default=1800.0, metavar="SECONDS",
+                          help="how far the warehouse may trail the source (default 1800)")
+
+    report = commands.add_parser("report", help="write the analytics report (one self-contained HTML file)")
+    report.add_argument("--out", type=Path, default=Path("reports/onyx-report.html"), help="where it goes")
+    report.add_argument("--warehouse-url", type=_url, help="the warehouse (default: the running local cloud's)")
+    report.add_argument("--schema", help="warehouse schema (default: the running local cloud's, or public)")
+
     commands.add_parser("down", help="stop what `up` started")
 
     run = commands.add_parser("run", help="up, execute, simulate, execute, report, down (what `make run` does)")
@@ -242,6 +255,49 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _running_state() -> Any:
+    from local.cloud import CloudState, state_dir
+
+    try:
+        return CloudState.load(state_dir())
+    except FileNotFoundError:
+        return None
+
+
+def _validate(source: DatabaseCredentials | None, warehouse: DatabaseCredentials, schema: str,
+              tolerance: float = 1800.0) -> bool:
+    from local.validate import validate_warehouse
+
+    report = validate_warehouse(source, warehouse, schema, freshness_tolerance_seconds=tolerance)
+    print(report)
+    return bool(report.ok)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    state = _running_state()
+    if args.warehouse_url is None and state is None:
+        raise FileNotFoundError("no local cloud is running here: start one with `python -m local up`, "
+                                "or give --warehouse-url (and --source-url)")
+    warehouse = args.warehouse_url or DatabaseCredentials.from_url(state.warehouse_url)
+    source = None if args.no_source else (
+        args.source_url or (DatabaseCredentials.from_url(state.source_url) if state else None))
+    schema = args.schema or (state.warehouse_schema if state else "public")
+    return 0 if _validate(source, warehouse, schema, args.tolerance) else 1
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from local.report import write_report
+
+    state = _running_state()
+    if args.warehouse_url is None and state is None:
+        raise FileNotFoundError("no local cloud is running here: start one with `python -m local up`, "
+                                "or give --warehouse-url")
+    warehouse = args.warehouse_url or DatabaseCredentials.from_url(state.warehouse_url)
+    path = write_report(warehouse, args.schema or (state.warehouse_schema if state else "public"), args.out)
+    print(f"report written to {path}")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from local.cloud import LocalCloud
     from local.simulate import simulate
@@ -263,13 +319,22 @@ def cmd_run(args: argparse.Namespace) -> int:
         _progress("  " + ", ".join(f"{name.replace('_', ' ')} {n}" for name, n in counts.items()))
         _progress("\n== incremental run")
         outcomes.append(cloud.execute())
+        # Checked and reported before `down`, which stops the throwaway databases.
+        _progress("\n== validation")
+        source, warehouse = (DatabaseCredentials.from_url(u) for u in (state.source_url, state.warehouse_url))
+        valid = _validate(source, warehouse, state.warehouse_schema)
+        from local.report import write_report
+
+        report = write_report(warehouse, state.warehouse_schema, args.report)
     finally:
         cloud.down()
     print("\nOnyx local run")
     for label, outcome in zip(("full load", "incremental"), outcomes, strict=False):
         print(f"  {label:<12} {_summary_line(outcome)}")
+    print(f"  warehouse    {'valid' if valid else 'INVALID: see the checks above'}")
+    print(f"  report       {report.resolve()}")
     print(f"  total {time.monotonic() - started:.0f}s")
-    return 0 if outcomes and all(o.succeeded for o in outcomes) else 1
+    return 0 if valid and all(o.succeeded for o in outcomes) else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -282,7 +347,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 seed_generated(args.url, args.scale, args.seed, reset=args.reset, progress=_progress)
             return 0
         handlers = {"up": cmd_up, "down": cmd_down, "execute": cmd_execute, "simulate": cmd_simulate,
-                    "run": cmd_run}
+                    "validate": cmd_validate, "report": cmd_report, "run": cmd_run}
         return handlers[args.command](args)
     except (SeedError, FileNotFoundError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)

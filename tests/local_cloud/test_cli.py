@@ -75,8 +75,9 @@ def test_up_detached_then_down_leaves_no_process_behind(tmp_path):
 
 
 def test_run_loads_changes_loads_again_and_prints_the_summary(tmp_path):
+    report = tmp_path / "report.html"
     result = _local("run", "--scale", "300", "--orders", "12", "--purchases", "3", "--amend", "4", "--pay", "2",
-                    directory=tmp_path / "cloud", timeout=600)
+                    "--report", str(report), directory=tmp_path / "cloud", timeout=600)
 
     assert result.returncode == 0, result.stderr[-3000:]
     summary = result.stdout
@@ -84,4 +85,8 @@ def test_run_loads_changes_loads_again_and_prints_the_summary(tmp_path):
     assert "full load" in summary
     assert "incremental" in summary
     assert summary.count("SUCCEEDED") == 2
+    assert "warehouse    valid" in summary
+    assert f"report       {report}" in summary
+    assert report.stat().st_size > 1_000_000  # plotly.js inlined: opens offline
+    assert "PASS  row counts match the source" in summary
     assert not (tmp_path / "cloud" / "state.json").exists()  # stopped cleanly
