@@ -300,6 +300,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from local.cloud import LocalCloud
+    from local.deploy import NO_SAFETY_LAG
     from local.simulate import simulate
 
     signal.signal(signal.SIGTERM, _on_sigterm)
@@ -309,7 +310,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     options = _up_options(args)
     # The activity is committed before the incremental run starts, so no safety lag is needed to show
     # it moving (in-flight transactions still bound the window); -c safetyLagSeconds=N overrides.
-    options.overrides.setdefault("safetyLagSeconds", "0")
+    options.overrides = {**NO_SAFETY_LAG, **options.overrides}
     try:
         state = cloud.up(options)
         _progress("\n== full load")

@@ -12,7 +12,8 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "OnyxTest")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "onyx")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 
-pytest_plugins = ["tests.fixtures.postgres", "tests.fixtures.aws", "tests.fixtures.observability"]
+pytest_plugins = ["tests.fixtures.postgres", "tests.fixtures.aws", "tests.fixtures.observability",
+                  "tests.fixtures.cdk"]
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = REPO.parent / "shared" / "data" / "totesys"

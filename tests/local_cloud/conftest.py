@@ -3,22 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 
 from local.cloud import LocalCloud, UpOptions
-from local.deploy import synthesize
-
-
-@pytest.fixture(scope="session")
-def synthesized(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
-    """The CDK app synthesized once for the whole session (as `up` does, without bundling).
-
-    No safety lag: a change made by a test is visible to the very next run.
-    """
-    return synthesize(tmp_path_factory.mktemp("cdk") / "cdk.out", {"safetyLagSeconds": "0"})
 
 
 class Console:

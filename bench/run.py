@@ -1,0 +1,265 @@
+"""`make bench`: the floor, a full load and an incremental run through the local cloud, in one run.
+
+    .venv/bin/python -m bench.run --scale 1000000 [--reuse-source URL] [--json-dir bench/results] [--profile]
+
+1. seeds a generated source at `--scale` sales orders into a throwaway PostgreSQL (or uses the database at
+   `--reuse-source` as it is: nothing seeded; the bench's other databases are created on the same server,
+   which needs CREATEDB, and dropped afterwards; the incremental step adds ~1,000 changed rows to it);
+2. the floor (bench/floor.py): every source table piped `COPY TO | COPY FROM` into empty tables elsewhere;
+3. a full load through the local cloud (the synthesized stack, the real state machine and handlers, each
+   Lambda in its own process) with `safetyLagSeconds=0`: wall time per state and end to end, rows/s, and
+   each Lambda process's peak RSS;
+4. an incremental run after ~1,000 changed rows (new sales and purchase orders, amendments, payments);
+5. the ratio of the full load to the floor, and the targets of issue 9.
+
+Prints the table (bench/report.py) and writes `<json-dir>/<timestamp>-scale<N>.json`. With `--profile`, a
+second full load into a fresh warehouse then runs every Lambda under pyinstrument (bench/profile.py).
+It is a benchmark, not a test: it exits 0 whatever the figures, 1 only if an execution failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from bench import floor, report
+from lambdas.shared.constants import States
+from lambdas.shared.database import DatabaseCredentials
+from lambdas.shared.totesys import TABLES
+from local.cloud import LocalCloud, UpOptions
+from local.deploy import NO_SAFETY_LAG, synthesize
+from local.executions import ExecutionOutcome
+from local.lambda_invoker import Invocation
+from local.postgres import PostgresCluster, create_database, drop_database
+from local.seed.load import seed_generated
+from local.simulate import Activity, simulate
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_JSON_DIR = REPO / "bench" / "results"
+OVERRIDES = NO_SAFETY_LAG  # fresh changes are visible to the very next run
+# ~1,000 changed rows across the tables (each new order also brings its transaction and payment).
+INCREMENTAL = Activity(new_sales_orders=400, new_purchase_orders=160, amended_orders=300, payments_made=140,
+                       address_changes=0, department_changes=0)
+TASK_STATES = (States.EXTRACT, States.TRANSFORM, States.LOAD, States.ADVANCE_WATERMARK)
+STATE_ROWS = {States.EXTRACT: "extracted", States.TRANSFORM: "transformed", States.LOAD: "loaded"}
+Progress = Callable[[str], None]
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def run_bench(scale: int, *, server: DatabaseCredentials | None = None, reuse_source: str | None = None,
+              json_dir: Path = DEFAULT_JSON_DIR, profile: bool = False, progress: Progress = _stderr,
+              synthesized: tuple[Path, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """One bench run; returns the figures (also written as JSON, path under "json_path").
+
+    `server`: superuser credentials of a PostgreSQL server to create the bench's databases on (a throwaway
+    cluster is started when neither it nor `reuse_source` is given). `synthesized`: a CDK app synthesized
+    earlier with OVERRIDES (skips the ~30 s synth).
+    """
+    result: dict[str, Any] = {"schema_version": report.SCHEMA_VERSION, "timestamp": report.now(),
+                              "machine": report.machine_facts(), "scale": scale}
+    with _servers(server, reuse_source) as (pg, source_given), tempfile.TemporaryDirectory(prefix="onyx-bench-") as tmp:
+        work = Path(tmp)
+        tag = uuid.uuid4().hex[:8]
+        created: list[str] = []
+
+        def database(kind: str) -> DatabaseCredentials:
+            name = f"onyx_bench_{tag}_{kind}"
+            created.append(name)
+            return create_database(pg, name)
+
+        try:
+            source = DatabaseCredentials.from_url(source_given) if source_given else database("totesys")
+            result["versions"] = report.versions(_server_version(source))
+            result["source"] = _source(source, scale, seed=not source_given, progress=progress)
+            result["floor"] = _floor(source, database("floor"), progress)
+            if synthesized is None:
+                progress("synthesizing the CDK app")
+                synthesized = synthesize(work / "cdk.out", OVERRIDES)
+            warehouse = database("warehouse")
+            cloud = LocalCloud(directory=work / "cloud", progress=_indented(progress))
+            cloud.up(UpOptions(source_url=source.to_url(), warehouse_url=warehouse.to_url(), overrides=OVERRIDES,
+                               synthesized=synthesized))
+            try:
+                memory = _memory_by_function(cloud)
+                progress("full load")
+                result["full_load"] = _execute(cloud, memory)
+                progress(f"incremental: {INCREMENTAL}")
+                changed = simulate(source, INCREMENTAL)
+                result["incremental"] = _execute(cloud, memory)
+                result["incremental"]["activity"] = changed
+                result["incremental"]["changed_rows"] = sum(changed.values())
+            finally:
+                cloud.down()
+            result["machine"]["load_average_at_end"] = report.load_average()
+            _conclude(result)
+            path = report.write_json(result, json_dir)
+            result["json_path"] = str(path)
+            if profile:
+                from bench.profile import profile_full_load
+
+                result["profile"] = profile_full_load(source, database("profile_warehouse"), synthesized,
+                                                      work / "profile-cloud", path.with_suffix(""), progress=progress)
+                report.write_json(result, json_dir)
+        finally:
+            for name in created:
+                with suppress(Exception):  # best effort: a throwaway cluster goes anyway
+                    drop_database(pg, name)
+    return result
+
+
+@contextmanager
+def _servers(server: DatabaseCredentials | None, reuse_source: str | None) -> Iterator[tuple[DatabaseCredentials,
+                                                                                         str | None]]:
+    """(superuser credentials to create databases with, the reused source URL or None)."""
+    if reuse_source:
+        yield DatabaseCredentials.from_url(reuse_source).with_dbname("postgres"), reuse_source
+    elif server is not None:
+        yield server, None
+    else:
+        with PostgresCluster() as cluster:
+            yield cluster.url, None
+
+
+def _indented(progress: Progress) -> Progress:
+    return lambda message: progress(f"  {message}")
+
+
+def _server_version(credentials: DatabaseCredentials) -> str:
+    conn = credentials.connect()
+    try:
+        return str(conn.run("SHOW server_version")[0][0])
+    finally:
+        conn.close()
+
+
+def _source(source: DatabaseCredentials, scale: int, *, seed: bool, progress: Progress) -> dict[str, Any]:
+    seconds = None
+    if seed:
+        progress(f"seeding a generated source at scale {scale:,}")
+        started = time.perf_counter()
+        seed_generated(source, scale, seed=1, progress=_indented(progress))
+        seconds = round(time.perf_counter() - started, 2)
+    conn = source.connect(io_timeout=None)
+    try:
+        rows = {t.name: int(conn.run(f"SELECT count(*) FROM {t.sql_name}")[0][0]) for t in TABLES}
+    finally:
+        conn.close()
+    return {"seeded": seed, "seed_seconds": seconds, "rows": rows, "total_rows": sum(rows.values())}
+
+
+def _floor(source: DatabaseCredentials, target_db: DatabaseCredentials, progress: Progress) -> dict[str, Any]:
+    """The floor by psql (the figure the pipeline is held to) and, for comparison, by pg8000."""
+    target = floor.prepare_target(target_db)
+    methods = ["psql", "pg8000"] if floor.psql_binary() else ["pg8000"]
+    results = []
+    for method in methods:
+        progress(f"floor: COPY TO | COPY FROM of every table, through {method}")
+        results.append(floor.measure(source, target, method))
+        progress(f"  {results[-1].rows:,} rows in {results[-1].seconds:.2f} s")
+    primary = results[0].to_json()
+    primary["bytes"] = results[-1].bytes  # counted by the pg8000 client: the same COPY text
+    primary["others"] = [r.to_json() for r in results[1:]]
+    floor.truncate(target)  # leave no copy of the data behind
+    return primary
+
+
+def _memory_by_function(cloud: LocalCloud) -> dict[str, int]:
+    functions = cloud.client("lambda").list_functions().get("Functions", [])
+    return {f["FunctionName"]: int(f.get("MemorySize", 128)) for f in functions}
+
+
+def _execute(cloud: LocalCloud, memory: dict[str, int]) -> dict[str, Any]:
+    if cloud.moto is None or cloud.moto.invoker is None:
+        raise RuntimeError("the local cloud is not up")
+    invoker = cloud.moto.invoker
+    before = len(invoker.invocations)
+    started = time.perf_counter()
+    outcome = cloud.execute()
+    seconds = time.perf_counter() - started
+    return summarize(outcome, invoker.invocations[before:], seconds, memory)
+
+
+def summarize(outcome: ExecutionOutcome, invocations: list[Invocation], seconds: float,
+              memory: dict[str, int]) -> dict[str, Any]:
+    """One execution's figures: end to end, per state, per Lambda process."""
+    rows = sum(outcome.extracted.values())
+    labelled = _label(outcome, invocations)
+    states = []
+    for state, state_seconds in outcome.state_seconds.items():
+        mine = [i for s, i in labelled if s == state]
+        states.append({
+            "state": state, "seconds": state_seconds,
+            "rows": sum(getattr(outcome, STATE_ROWS[state]).values()) if state in STATE_ROWS else None,
+            "process_seconds": round(sum(i.seconds for i in mine), 3) if mine else None,
+            "peak_rss_mb": max(i.peak_rss_mb for i in mine) if mine else None,
+            "invocations": len(mine)})
+    return {
+        "status": outcome.status, "succeeded": outcome.succeeded, "run_id": outcome.run_id,
+        "seconds": round(seconds, 3), "watcher_seconds": outcome.seconds, "rows": rows,
+        "rows_per_second": round(rows / seconds) if seconds else None,
+        "state_seconds": outcome.state_seconds, "states": states,
+        "invocations": [{"state": s, **asdict(i), "memory_mb": memory.get(i.function_name)} for s, i in labelled],
+        "extracted": outcome.extracted, "transformed": outcome.transformed, "loaded": outcome.loaded,
+        "error": outcome.error}
+
+
+def _label(outcome: ExecutionOutcome, invocations: list[Invocation]) -> list[tuple[str, Invocation]]:
+    """Which state each Lambda process served: in order when there were no retries, else by handler."""
+    tasks = [s for s in outcome.state_seconds if s in TASK_STATES]
+    if len(tasks) == len(invocations):
+        return list(zip(tasks, invocations, strict=True))
+    by_module = {"extract": States.EXTRACT, "transform": States.TRANSFORM, "load": States.LOAD}
+    labelled = []
+    for index, invocation in enumerate(invocations):
+        stage = invocation.handler.split(".")[1] if invocation.handler.count(".") >= 2 else ""
+        state = by_module.get(stage, invocation.handler)
+        later_extracts = [i for i in invocations[index + 1:] if i.handler == invocation.handler]
+        if state == States.EXTRACT and States.ADVANCE_WATERMARK in tasks and not later_extracts and index > 0:
+            state = States.ADVANCE_WATERMARK
+        labelled.append((state, invocation))
+    return labelled
+
+
+def _conclude(result: dict[str, Any]) -> None:
+    floor_seconds = result["floor"]["seconds"]
+    full = result["full_load"]
+    result["ratio_full_load_to_floor"] = round(full["seconds"] / floor_seconds, 2) if floor_seconds else None
+    result["targets"] = report.targets(floor_seconds, full, result["incremental"])
+    result["passed"] = (full["succeeded"] and result["incremental"]["succeeded"]
+                        and all(t["pass"] for t in result["targets"].values()))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--scale", type=int, default=1_000_000, help="sales orders of the generated source")
+    parser.add_argument("--reuse-source", metavar="URL", help="use this Totesys database as it is (not seeded)")
+    parser.add_argument("--json-dir", type=Path, default=DEFAULT_JSON_DIR, help="where the JSON figures go")
+    parser.add_argument("--profile", action="store_true",
+                        help="then profile a second full load's Lambdas with pyinstrument")
+    args = parser.parse_args(argv)
+    if args.scale < 1:
+        parser.error("--scale must be at least 1")
+    started = time.perf_counter()
+    result = run_bench(args.scale, reuse_source=args.reuse_source, json_dir=args.json_dir, profile=args.profile)
+    print(report.render(result))
+    if "profile" in result:
+        from bench.profile import render_profile
+
+        print(render_profile(result["profile"]))
+    _stderr(f"bench finished in {time.perf_counter() - started:.0f} s")
+    return 0 if result["full_load"]["succeeded"] and result["incremental"]["succeeded"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

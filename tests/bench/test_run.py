@@ -1,0 +1,76 @@
+"""`make bench` at a tiny scale: the harness runs end to end and writes the figures it promises.
+
+This proves the harness, not the speed: no figure is asserted against a target here.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bench.report import REQUIRED_KEYS, render
+from bench.run import INCREMENTAL, run_bench
+from lambdas.shared.totesys import TABLES
+
+SCALE = 200
+# What the generator makes at scale 200, seed 1 (deterministic).
+SOURCE_ROWS = 1437
+STATES = ["Extract", "HasChanges", "Transform", "Load", "AdvanceWatermark", "Done"]
+
+
+def test_bench_measures_floor_full_load_and_incremental_and_writes_json(pg_server, synthesized, tmp_path):
+    result = run_bench(SCALE, server=pg_server, json_dir=tmp_path / "results", progress=lambda _: None,
+                       synthesized=synthesized)
+
+    files = list((tmp_path / "results").glob("*.json"))
+    assert files == [Path(result["json_path"])]
+    written = json.loads(files[0].read_text())
+    assert set(REQUIRED_KEYS) <= set(written)
+    assert written["scale"] == SCALE
+    assert written["schema_version"] == 1
+
+    assert written["machine"]["cpu_count"] >= 1
+    assert written["versions"]["postgres"]
+    assert written["versions"]["packages"]["pyarrow"]
+
+    source = written["source"]
+    assert source["seeded"] is True
+    assert source["total_rows"] == SOURCE_ROWS
+    assert set(source["rows"]) == {t.name for t in TABLES}
+
+    floor = written["floor"]
+    assert floor["rows"] == SOURCE_ROWS
+    assert {name: t["rows"] for name, t in floor["tables"].items()} == source["rows"]
+    assert floor["seconds"] > 0
+    assert [other["rows"] for other in floor["others"]] == [SOURCE_ROWS] * len(floor["others"])
+
+    full = written["full_load"]
+    assert full["status"] == "SUCCEEDED"
+    assert full["extracted"] == source["rows"]
+    assert full["rows"] == SOURCE_ROWS
+    assert [s["state"] for s in full["states"]] == STATES
+    lambdas = full["invocations"]
+    assert [i["state"] for i in lambdas] == ["Extract", "Transform", "Load", "AdvanceWatermark"]
+    assert all(i["ok"] and i["peak_rss_mb"] > 0 and i["seconds"] > 0 for i in lambdas)
+    assert {i["memory_mb"] for i in lambdas if i["state"] == "Transform"} == {2048}
+
+    incremental = written["incremental"]
+    assert incremental["status"] == "SUCCEEDED"
+    assert incremental["changed_rows"] == 1000
+    assert incremental["activity"] == {
+        "new_sales_orders": INCREMENTAL.new_sales_orders, "new_purchase_orders": INCREMENTAL.new_purchase_orders,
+        "amended_orders": INCREMENTAL.amended_orders, "payments_made": INCREMENTAL.payments_made,
+        "address_changes": 0, "department_changes": 0}
+    # New orders bring one transaction each; amendments and payments touch no purchase order or transaction.
+    assert incremental["extracted"]["purchase_order"] == 160
+    assert incremental["extracted"]["transaction"] == 560
+
+    assert written["ratio_full_load_to_floor"] == round(full["seconds"] / floor["seconds"], 2)
+    assert set(written["targets"]) == {"full_load_to_floor", "incremental_seconds", "peak_rss_mb"}
+    assert written["targets"]["peak_rss_mb"]["value"] == max(
+        i["peak_rss_mb"] for run in (full, incremental) for i in run["invocations"])
+    assert written["passed"] == all(t["pass"] for t in written["targets"].values())
+
+    table = render(result)
+    assert "floor: COPY TO | COPY FROM" in table
+    assert "full load / floor = " in table
