@@ -8,6 +8,12 @@ three millisecond digits, enums as text; integers and booleans stay JSON numbers
 COPY's text format would escape the backslashes of the JSON (`\\"` -> `\\\\"`). Its CSV format with a
 quote and delimiter byte that JSON text never contains (PostgreSQL escapes every control character
 as `\\u00XX`) passes each JSON document through untouched, one per line.
+
+PostgreSQL sends one CopyData message per COPY row, and the client handles each in Python, so the
+rows travel in batches: each COPY row is the `string_agg` of the lines of one primary-key range
+(`BATCH_KEYS` keys, read by an index range scan, so the server holds one batch at a time). A value
+holding newlines is quoted in CSV, with the quote byte that JSON never contains: dropping that byte
+from the stream leaves exactly the JSON Lines of the rows, one per line, each ending in a newline.
 """
 
 from __future__ import annotations
@@ -21,13 +27,26 @@ import pg8000.native
 from lambdas.extract.window import TIMESTAMP_FORMAT, Window
 from lambdas.shared.totesys import MONEY, TIMESTAMP, Column, Table
 
+_QUOTE = b"\x01"
 _COPY_OPTIONS = r"(FORMAT csv, DELIMITER E'\x02', QUOTE E'\x01')"
+BATCH_KEYS = 1000  # primary-key values per COPY row: a few hundred KiB of JSON for Totesys rows
 # COPY takes no bind parameters: the window travels as transaction-local settings, set with parameters.
 _LOW_SETTING, _HIGH_SETTING = "onyx.window_low", "onyx.window_high"
 
 
 class ByteSink(Protocol):
     def write(self, data: bytes) -> object: ...
+
+
+class _Unquoted:
+    """Passes the COPY bytes on without the CSV quote byte (a batch of lines is one quoted value)."""
+
+    def __init__(self, sink: ByteSink) -> None:
+        self._sink = sink
+
+    def write(self, data: bytes) -> int:
+        self._sink.write(data.translate(None, _QUOTE))
+        return len(data)
 
 
 def _json_value(column: Column) -> str:
@@ -39,14 +58,21 @@ def _json_value(column: Column) -> str:
     return name
 
 
-def json_lines_sql(table: Table, *, from_beginning: bool) -> str:
-    """`COPY` of the table's rows in the window as one JSON object per line, keys in Totesys order."""
+def json_lines_sql(table: Table, *, from_beginning: bool, batch_keys: int = BATCH_KEYS) -> str:
+    """`COPY` of the table's rows in the window as JSON objects, keys in Totesys order: one line per row,
+    `batch_keys` primary-key values per COPY row (a CSV-quoted value when it holds more than one line)."""
     values = ", ".join(_json_value(c) for c in table.columns)
-    where = f"last_updated <= (SELECT CAST(current_setting('{_HIGH_SETTING}') AS timestamp))"
+    key = f'"{table.key}"'
+    where = (f"{key} >= batch.low AND {key} < batch.low + {batch_keys:d} AND "
+             f"last_updated <= (SELECT CAST(current_setting('{_HIGH_SETTING}') AS timestamp))")
     if not from_beginning:
-        where = f"last_updated > (SELECT CAST(current_setting('{_LOW_SETTING}') AS timestamp)) AND {where}"
-    return (f"COPY (SELECT CAST(row_to_json(r) AS text) FROM (SELECT {values} FROM {table.sql_name} "
-            f"WHERE {where}) AS r) TO STDOUT {_COPY_OPTIONS}")
+        where = f"{where} AND last_updated > (SELECT CAST(current_setting('{_LOW_SETTING}') AS timestamp))"
+    lows = (f"generate_series((SELECT CAST(min({key}) AS bigint) FROM {table.sql_name}), "
+            f"(SELECT max({key}) FROM {table.sql_name}), {batch_keys:d}) AS batch(low)")
+    lines = (f"SELECT string_agg(CAST(row_to_json(r) AS text), E'\\n') AS lines "
+             f"FROM (SELECT {values} FROM {table.sql_name} WHERE {where}) AS r")
+    return (f"COPY (SELECT b.lines FROM {lows} CROSS JOIN LATERAL ({lines}) AS b WHERE b.lines IS NOT NULL) "
+            f"TO STDOUT {_COPY_OPTIONS}")
 
 
 @contextmanager
@@ -66,4 +92,4 @@ def copy_window(conn: pg8000.native.Connection, table: Table, window: Window, si
     """Stream the table's rows with `last_updated` in `window` into `sink` as JSON Lines (inside `snapshot`)."""
     conn.run(f"SELECT set_config('{_LOW_SETTING}', :low, true), set_config('{_HIGH_SETTING}', :high, true)",
              low=window.low or "", high=window.high)
-    conn.run(json_lines_sql(table, from_beginning=window.low is None), stream=sink)
+    conn.run(json_lines_sql(table, from_beginning=window.low is None), stream=_Unquoted(sink))

@@ -3,11 +3,17 @@
 The bucket is immutable: every object is created with `If-None-Match: *`, so nothing is ever
 overwritten. A retried run whose first attempt left files behind (it crashed before its manifest)
 numbers its parts after them; only the manifest says which files make up the run.
+
+A part uploads on a background thread while the next one fills, so S3 time overlaps reading. At
+most one part is in flight: the writer holds a part filling and a part uploading, nothing more.
 """
 
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Callable
+from contextlib import suppress
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -36,6 +42,34 @@ def first_free_part(s3: S3Client, bucket: str, table: str, run_id: str, at: date
     return max(used) + 1
 
 
+class _PartUpload(threading.Thread):
+    """One multipart part uploading in the background; `etag()` waits for it and re-raises its error."""
+
+    def __init__(self, upload: Callable[[], str]) -> None:
+        super().__init__(name="onyx-extract-upload", daemon=True)
+        self._upload: Callable[[], str] | None = upload
+        self._etag: str | None = None
+        self._error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            if self._upload is not None:
+                self._etag = self._upload()
+        except Exception as exc:  # noqa: BLE001 - handed to the writer's thread, which raises it
+            self._error = exc
+        finally:
+            self._upload = None  # let go of the part's bytes
+
+    def etag(self) -> str:
+        self.join()
+        if self._error is not None:
+            raise self._error
+        if self._etag is None:
+            raise RuntimeError("part upload returned no ETag")
+        return self._etag
+
+
 class JsonLinesWriter:
     """A byte sink for `COPY ... TO STDOUT`: counts lines and uploads them as one or more files."""
 
@@ -50,6 +84,7 @@ class JsonLinesWriter:
         self._file_size = 0
         self._upload_id: str | None = None
         self._etags: list[str] = []
+        self._in_flight: _PartUpload | None = None
         self.rows = 0
         self.keys: list[str] = []
 
@@ -58,14 +93,18 @@ class JsonLinesWriter:
         return ingestion_data_key(self._table, self._run_id, self._at, self._part)
 
     def write(self, data: bytes) -> int:
-        self._buffer += data
-        self._file_size += len(data)
+        """Take any run of bytes (one line or many): a file closes at its first line end past the file size."""
         self.rows += data.count(b"\n")  # JSON text holds no raw newline: one per row
-        if self._file_size >= self._file_bytes and data.endswith(b"\n"):
+        view, start, size = memoryview(data), 0, len(data)
+        while start < size:
+            # the file's last byte is the first newline at or past its `file_bytes`-th byte
+            end = data.find(b"\n", start + max(self._file_bytes - self._file_size, 1) - 1) + 1
+            self._append(view[start:end or size])
+            if not end:
+                break
             self._finish_file()
-        elif len(self._buffer) >= self._upload_bytes:
-            self._upload_part()
-        return len(data)
+            start = end
+        return size
 
     def close(self) -> None:
         """Finish the file being written (nothing is written for a table without rows)."""
@@ -74,18 +113,40 @@ class JsonLinesWriter:
 
     def abort(self) -> None:
         """Drop an unfinished multipart upload; finished files stay (no manifest refers to them)."""
+        if self._in_flight is not None:
+            with suppress(Exception):  # its error, if any, is not what failed the run
+                self._in_flight.etag()
+            self._in_flight = None
         if self._upload_id:
             self._s3.abort_multipart_upload(Bucket=self._bucket, Key=self._key, UploadId=self._upload_id)
             self._upload_id = None
 
+    def _append(self, data: memoryview) -> None:
+        """Buffer `data`, uploading each part as it reaches `upload_bytes` (a part may end mid-line)."""
+        self._file_size += len(data)
+        while data:
+            room = self._upload_bytes - len(self._buffer)
+            self._buffer += data[:room]
+            data = data[room:]
+            if len(self._buffer) >= self._upload_bytes:
+                self._upload_part()
+
     def _upload_part(self) -> None:
+        self._settle()  # the part before is uploaded (and its bytes freed) before this one is copied
         if self._upload_id is None:
             self._upload_id = self._s3.create_multipart_upload(
                 Bucket=self._bucket, Key=self._key, ContentType=CONTENT_TYPE)["UploadId"]
-        response = self._s3.upload_part(Bucket=self._bucket, Key=self._key, UploadId=self._upload_id,
-                                        PartNumber=len(self._etags) + 1, Body=bytes(self._buffer))
-        self._etags.append(response["ETag"])
+        s3, bucket, key, upload_id = self._s3, self._bucket, self._key, self._upload_id
+        number, body = len(self._etags) + 1, bytes(self._buffer)
         self._buffer.clear()
+        self._in_flight = _PartUpload(lambda: s3.upload_part(Bucket=bucket, Key=key, UploadId=upload_id,
+                                                              PartNumber=number, Body=body)["ETag"])
+
+    def _settle(self) -> None:
+        """Wait for the part in flight, raising its error."""
+        if self._in_flight is not None:
+            upload, self._in_flight = self._in_flight, None
+            self._etags.append(upload.etag())
 
     def _finish_file(self) -> None:
         if self._upload_id is None:
@@ -94,6 +155,7 @@ class JsonLinesWriter:
         else:
             if self._buffer:
                 self._upload_part()
+            self._settle()
             parts: list[CompletedPartTypeDef] = [{"PartNumber": n, "ETag": etag}
                                                  for n, etag in enumerate(self._etags, start=1)]
             self._s3.complete_multipart_upload(Bucket=self._bucket, Key=self._key, UploadId=self._upload_id,
