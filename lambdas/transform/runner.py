@@ -36,7 +36,7 @@ from lambdas.shared.star_schema import (
     StarTable,
 )
 from lambdas.shared.totesys import TABLE_NAMES, TABLES_BY_NAME
-from lambdas.transform.checks import check_references, check_table, check_unique
+from lambdas.transform.checks import KeySet, check_references, check_table, check_unique
 from lambdas.transform.dates import build_dim_date
 from lambdas.transform.dimensions import build_dimensions
 from lambdas.transform.facts import build_fact_payment, build_fact_purchase_order, build_fact_sales_order
@@ -118,7 +118,7 @@ def run_transform(s3: Any, ingestion_bucket: str, processed_bucket: str, run_id:
 
 
 def _write_fact(s3: Any, bucket: str, star: StarTable, *, source: str, build: Callable[[pa.Table], pa.Table],
-                keys: list[str], known: Mapping[str, pa.Array], scratch: Path) -> FactOutput:
+                keys: list[str], known: Mapping[str, KeySet], scratch: Path) -> FactOutput:
     """Build, check and write one fact table batch by batch: memory holds one batch, not the run."""
     output = FactOutput(scratch / f"{star.name}.parquet")
     with pq.ParquetWriter(output.path, star.schema, compression="zstd") as writer:
@@ -134,11 +134,11 @@ def _write_fact(s3: Any, bucket: str, star: StarTable, *, source: str, build: Ca
     return output
 
 
-def _known_keys(state: State) -> dict[str, pa.Array]:
-    """The ids each dimension holds once this run is loaded: the merged state's."""
-    def ids(table: str) -> pa.Array:
+def _known_keys(state: State) -> dict[str, KeySet]:
+    """The ids each dimension holds once this run is loaded: the merged state's, prepared once for every batch."""
+    def ids(table: str) -> KeySet:
         column = state[table][TABLES_BY_NAME[table].key]
-        return column.combine_chunks() if column.num_chunks else pa.array([], pa.int32())
+        return KeySet(column.combine_chunks() if column.num_chunks else pa.array([], pa.int32()))
 
     return {DIM_STAFF.name: ids("staff"), DIM_COUNTERPARTY.name: ids("counterparty"),
             DIM_CURRENCY.name: ids("currency"), DIM_DESIGN.name: ids("design"), DIM_LOCATION.name: ids("address"),
