@@ -20,7 +20,7 @@ CDK := npx --no-install cdk
 help:
 	@echo "make run    - the whole pipeline on a local cloud: seed, run, change, run again, report"
 	@echo "make test   - the test suite (real PostgreSQL, moto)"
-	@echo "make lint   - ruff and mypy"
+	@echo "make lint   - ruff, mypy, bandit, secret scan, pip-audit"
 	@echo "make bench  - floor, full load and incremental run on the local cloud at SCALE sales orders (default 1000000)"
 	@echo "make synth  - synthesize the CDK app offline (cdk-nag checks included)"
 	@echo "make deploy - deploy to the AWS account of your credentials (ONYX_ENV=dev|prod)"
@@ -42,7 +42,7 @@ bench: $(STAMP)
 report: $(STAMP)
 	$(PY) -m local report --out reports/onyx-report.html
 
-lint: $(STAMP)
+lint: $(STAMP) security
 	$(PY) -m ruff check .
 	$(PY) -m mypy lambdas local stacks bench app.py
 
@@ -61,3 +61,29 @@ destroy: $(STAMP) node_modules/.bin/cdk
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .build .pytest_cache .mypy_cache .ruff_cache
+
+# Security checks (part of lint). Paths and files can be overridden: tests/hardening/test_lint_gates.py plants
+# findings in a temporary directory and expects each check to fail on them.
+BANDIT_PATHS ?= lambdas local stacks app.py
+SECRET_SCAN_FILES ?= $$(git ls-files --cached --others --exclude-standard)
+AUDIT_REQUIREMENTS ?= -r requirements.txt -r requirements-dev.txt
+# --strict: a pin the vulnerability service cannot check is a failure too. Where the service is out of
+# reach (an offline mirror), run `make lint PIP_AUDIT_STRICT=` and audit again where it is reachable.
+PIP_AUDIT_STRICT ?= --strict
+
+.PHONY: security bandit secret-scan audit soak
+security: bandit secret-scan audit
+
+bandit: $(STAMP)
+	$(PY) -m bandit -q --severity-level high -r $(BANDIT_PATHS)
+
+secret-scan: $(STAMP)
+	$(VENV)/bin/detect-secrets-hook --baseline .secrets.baseline $(SECRET_SCAN_FILES)
+
+audit: $(STAMP)
+	$(VENV)/bin/pip-audit $(PIP_AUDIT_STRICT) --progress-spinner off --no-deps --disable-pip $(AUDIT_REQUIREMENTS)
+
+# The fault campaign at length (before a release): ONYX_CAMPAIGN_EXAMPLES sequences, randomly seeded.
+soak: $(STAMP)
+	ONYX_CAMPAIGN_EXAMPLES=$${ONYX_CAMPAIGN_EXAMPLES:-200} $(PY) -m pytest -p no:cacheprovider -x \
+	  "tests/hardening/test_campaign.py::test_random_sequences_of_activity_faults_and_runs_keep_the_four_invariants"
