@@ -6,6 +6,7 @@ test exercises exactly what `make lint` runs. ONYX_MAKEFILE may name another Mak
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import string
@@ -14,6 +15,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from detect_secrets.core.secrets_collection import SecretsCollection
+from detect_secrets.core import baseline as detect_secrets_baseline
+from detect_secrets.settings import default_settings
 
 REPO = Path(__file__).resolve().parents[2]
 MAKEFILE = Path(os.environ.get("ONYX_MAKEFILE", REPO / "Makefile"))
@@ -57,8 +61,38 @@ def test_the_secret_scan_fails_on_a_committed_credential(tmp_path):
     assert "AWS Access Key" in found.stdout + found.stderr
 
 
-def test_the_repository_passes_its_own_secret_scan():
+def test_a_listed_secret_that_moves_to_another_line_is_no_finding_and_the_baseline_is_left_alone(tmp_path):
+    # An edit above a listed (accepted) secret moves it; that once failed CI on a fresh clone.
+    listed = tmp_path / "example.md"
+    listed.write_text("Connect with:\n\n"
+                      "    postgresql://analyst:s3cr3t-Example@localhost:5432/warehouse\n")  # pragma: allowlist secret
+    baseline = tmp_path / "baseline.json"
+    with default_settings():
+        accepted = SecretsCollection()
+        accepted.scan_file(str(listed))
+        baseline.write_text(json.dumps(detect_secrets_baseline.format_for_output(accepted)))
+    assert [secret.line_number for _, secret in accepted] == [3]
+    before = baseline.read_bytes()
+
+    listed.write_text("# Warehouse\n\nA new paragraph.\n\n" + listed.read_text())
+    moved = _make("secret-scan", SECRET_BASELINE=str(baseline), SECRET_SCAN_FILES=str(listed))
+
+    assert moved.returncode == 0, moved.stdout + moved.stderr
+    assert baseline.read_bytes() == before
+
+    listed.write_text(listed.read_text()
+                      + "\nOr: postgresql://admin:An0ther-Secret@db:5432/totesys\n")  # pragma: allowlist secret
+    unlisted = _make("secret-scan", SECRET_BASELINE=str(baseline), SECRET_SCAN_FILES=str(listed))
+
+    assert unlisted.returncode != 0
+    assert "Basic Auth Credentials" in unlisted.stdout
+
+
+def test_the_repository_passes_its_own_secret_scan_without_touching_its_baseline():
+    before = (REPO / ".secrets.baseline").read_bytes()
+
     assert _make("secret-scan").returncode == 0
+    assert (REPO / ".secrets.baseline").read_bytes() == before
 
 
 def _vulnerability_service_reachable() -> bool:
