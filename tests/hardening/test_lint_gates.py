@@ -15,8 +15,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from detect_secrets.core.secrets_collection import SecretsCollection
 from detect_secrets.core import baseline as detect_secrets_baseline
+from detect_secrets.core.secrets_collection import SecretsCollection
 from detect_secrets.settings import default_settings
 
 REPO = Path(__file__).resolve().parents[2]
