@@ -1,18 +1,26 @@
-"""Runs a Lambda function's handler for the local cloud: one fresh process per invocation, holding only
-that function's environment (plus the local AWS endpoint), so nothing leaks between functions and a
-failure reaches Step Functions as Lambda reports it (errorType = the exception's class name)."""
+"""Runs a Lambda function's handler for the local cloud as Lambda does: in an execution environment (a
+child process holding only that function's environment, plus the local AWS endpoint) that imports the
+handler once and is then reused by later invocations while it stays warm, so nothing leaks between
+functions, a failure reaches Step Functions as Lambda reports it (errorType = the exception's class
+name), and cold starts cost what they cost on Lambda: once per environment, not once per invocation.
+
+An invocation that gets extra environment from the fault hook runs in a fresh environment of its own,
+which is retired afterwards; so does every invocation when `keep_warm_seconds` is 0 (all cold starts).
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import select
+import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +40,8 @@ class Invocation:
     ok: bool
     error_type: str | None
     peak_rss_mb: float
+    cold_start: bool = True
+    init_seconds: float = 0.0
 
 
 @dataclass
@@ -44,12 +54,64 @@ class FunctionSpec:
     arn: str = ""
 
 
-class LambdaInvoker:
-    """Invokes functions as child processes and records each invocation."""
+# How long an idle environment stays warm. Lambda does not publish its figure; minutes is what is seen.
+KEEP_WARM_SECONDS = 600.0
 
-    def __init__(self, endpoint_url: str, region: str, log_dir: Path,
+
+@dataclass
+class _Environment:
+    """One execution environment: a `local.lambda_runtime` process serving one function."""
+
+    process: subprocess.Popen[bytes]
+    responses: int  # the read end of the process's answer pipe
+    scratch: str  # its working directory, like Lambda's /tmp: kept while the environment lives
+    last_used: float = field(default_factory=time.monotonic)
+
+    def call(self, event: dict[str, Any], timeout: float) -> dict[str, Any] | None:
+        """The runtime's answer, or None when the process died or ran out of time (then it is stopped)."""
+        stdin = self.process.stdin
+        if stdin is None:
+            return None
+        try:
+            stdin.write(json.dumps({"event": event}).encode("utf-8") + b"\n")
+            stdin.flush()
+        except BrokenPipeError:
+            return None
+        deadline = time.monotonic() + timeout
+        answer = b""
+        while not answer.endswith(b"\n"):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([self.responses], [], [], remaining)[0]:
+                self.stop()
+                raise TimeoutError
+            chunk = os.read(self.responses, 1 << 16)
+            if not chunk:  # the process died mid-invocation
+                self.stop()
+                return None
+            answer += chunk
+        self.last_used = time.monotonic()
+        outcome: dict[str, Any] = json.loads(answer)
+        return outcome
+
+    def stop(self) -> None:
+        try:
+            if self.process.stdin is not None:
+                self.process.stdin.close()  # a clean end: the runtime leaves its loop at EOF
+            self.process.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            self.process.kill()
+            self.process.wait()
+        os.close(self.responses)
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+class LambdaInvoker:
+    """Invokes functions in warm or fresh execution environments and records each invocation."""
+
+    def __init__(self, endpoint_url: str, region: str, log_dir: Path, *,
                  on_invocation: Callable[[Invocation], None] | None = None,
-                 fault: Callable[[FunctionSpec, dict[str, Any]], dict[str, str] | None] | None = None) -> None:
+                 fault: Callable[[FunctionSpec, dict[str, Any]], dict[str, str] | None] | None = None,
+                 keep_warm_seconds: float = KEEP_WARM_SECONDS) -> None:
         self.endpoint_url = endpoint_url
         self.region = region
         self.log_dir = log_dir
@@ -58,7 +120,10 @@ class LambdaInvoker:
         self._on_invocation = on_invocation
         # A hook for tests and fault campaigns: may return extra environment for this one invocation.
         self.fault = fault
+        self.keep_warm_seconds = keep_warm_seconds
         self._lock = threading.Lock()
+        # Idle environments per function and environment: concurrent invocations each take their own, as on Lambda.
+        self._idle: dict[tuple[str, str], list[_Environment]] = {}
 
     def environment_for(self, spec: FunctionSpec) -> dict[str, str]:
         env = {k: os.environ[k] for k in _HOST_VARIABLES if k in os.environ}
@@ -76,32 +141,38 @@ class LambdaInvoker:
     def invoke(self, spec: FunctionSpec, event: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         """Run the handler on `event`; returns (payload, errored) as Lambda would."""
         env = self.environment_for(spec)
-        if self.fault is not None:
-            env.update(self.fault(spec, event) or {})
+        extra = self.fault(spec, event) if self.fault is not None else None
+        env.update(extra or {})
+        reusable = not extra and self.keep_warm_seconds > 0
+        key = (spec.name, json.dumps([spec.handler, sorted(env.items())]))
         started = time.time()
-        with tempfile.TemporaryDirectory(prefix="onyx-lambda-") as scratch:
-            result_file = Path(scratch) / "result.json"
-            with open(self.log_dir / f"{spec.name}.log", "ab") as log:
-                log.write(f"--- {time.strftime('%Y-%m-%dT%H:%M:%S')} invoke {spec.name}\n".encode())
-                log.flush()
-                outcome: dict[str, Any]
-                try:
-                    subprocess.run([sys.executable, "-m", "local.lambda_runtime", spec.handler, str(result_file)],
-                                   input=json.dumps(event).encode(), stdout=log, stderr=log, env=env, cwd=scratch,
-                                   timeout=spec.timeout_seconds, check=False)
-                    outcome = json.loads(result_file.read_text()) if result_file.exists() else {
-                        "ok": False, "peak_rss_mb": 0.0,
-                        "payload": {"errorType": "Runtime.ExitError", "errorMessage": "the handler process died"}}
-                except subprocess.TimeoutExpired:
-                    outcome = {"ok": False, "peak_rss_mb": 0.0, "payload": {
-                        "errorType": "Sandbox.Timedout",
-                        "errorMessage": f"Task timed out after {spec.timeout_seconds} seconds"}}
+        with open(self.log_dir / f"{spec.name}.log", "ab") as log:
+            log.write(f"--- {time.strftime('%Y-%m-%dT%H:%M:%S')} invoke {spec.name}\n".encode())
+        environment = self._take(key) if reusable else None
+        cold_start = environment is None
+        if environment is None:
+            environment = self._start(spec, env)
+        outcome: dict[str, Any] | None
+        try:
+            outcome = environment.call(event, spec.timeout_seconds)
+        except TimeoutError:
+            outcome = {"ok": False, "payload": {"errorType": "Sandbox.Timedout",
+                                                "errorMessage": f"Task timed out after {spec.timeout_seconds} seconds"}}
+        else:
+            if outcome is None:
+                outcome = {"ok": False, "payload": {"errorType": "Runtime.ExitError",
+                                                    "errorMessage": "the handler process died"}}
+            elif reusable:
+                self._give_back(key, environment)
+            else:
+                environment.stop()
         payload: dict[str, Any] = outcome["payload"]
         ok = bool(outcome["ok"])
         record = Invocation(function_name=spec.name, handler=spec.handler, started=started,
                             seconds=round(time.time() - started, 3), ok=ok,
                             error_type=None if ok else str(payload.get("errorType")),
-                            peak_rss_mb=float(outcome.get("peak_rss_mb", 0.0)))
+                            peak_rss_mb=float(outcome.get("peak_rss_mb", 0.0)), cold_start=cold_start,
+                            init_seconds=float(outcome.get("init_seconds", 0.0)))
         with self._lock:
             self.invocations.append(record)
             with open(self.log_dir / "invocations.jsonl", "a", encoding="utf-8") as journal:
@@ -109,3 +180,48 @@ class LambdaInvoker:
         if self._on_invocation is not None:
             self._on_invocation(record)
         return payload, not ok
+
+    def close(self) -> None:
+        """Retire every warm environment."""
+        with self._lock:
+            environments = [e for idle in self._idle.values() for e in idle]
+            self._idle.clear()
+        for environment in environments:
+            environment.stop()
+
+    def _take(self, key: tuple[str, str]) -> _Environment | None:
+        expired: list[_Environment] = []
+        taken = None
+        now = time.monotonic()
+        with self._lock:
+            for idle in self._idle.values():  # Lambda reclaims environments left idle too long
+                expired += [e for e in idle
+                            if now - e.last_used > self.keep_warm_seconds or e.process.poll() is not None]
+                idle[:] = [e for e in idle if e not in expired]
+            if self._idle.get(key):
+                taken = self._idle[key].pop()
+        for environment in expired:
+            environment.stop()
+        return taken
+
+    def _give_back(self, key: tuple[str, str], environment: _Environment) -> None:
+        with self._lock:
+            self._idle.setdefault(key, []).append(environment)
+
+    def _start(self, spec: FunctionSpec, env: dict[str, str]) -> _Environment:
+        scratch = tempfile.mkdtemp(prefix="onyx-lambda-")
+        read_end, write_end = os.pipe()
+        try:
+            with open(self.log_dir / f"{spec.name}.log", "ab") as log:
+                # No PDEATHSIG: it fires when the *thread* that started the process ends, and invocations come
+                # from the moto server's short-lived request threads. The runtime ends at EOF on its stdin instead.
+                process = subprocess.Popen(
+                    [sys.executable, "-m", "local.lambda_runtime", spec.handler, str(write_end)],
+                    stdin=subprocess.PIPE, stdout=log, stderr=log, env=env, cwd=scratch, pass_fds=(write_end,))
+        except BaseException:
+            os.close(read_end)
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
+        finally:
+            os.close(write_end)
+        return _Environment(process=process, responses=read_end, scratch=scratch)

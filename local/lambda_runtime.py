@@ -1,8 +1,10 @@
-"""The child side of a local Lambda invocation: `python -m local.lambda_runtime HANDLER RESULT_FILE`.
+"""The child side of a local Lambda execution environment: `python -m local.lambda_runtime HANDLER FD`.
 
-Reads the event (JSON) on stdin, calls the handler with a Lambda-like context, and writes the
-result, or Lambda's error envelope ({errorType, errorMessage, stackTrace}), to RESULT_FILE as
-{"ok": bool, "payload": ..., "peak_rss_mb": float}. Handler logs go to stdout/stderr as on Lambda.
+Like Lambda's runtime it imports the handler once (the init phase of a cold start), then serves
+invocations until its stdin closes: each request is one JSON line `{"event": ...}` on stdin, each
+answer one JSON line `{"ok", "payload", "peak_rss_mb", "init_seconds"}` on file descriptor FD.
+A failure is answered with Lambda's error envelope ({errorType, errorMessage, stackTrace}).
+Handler logs go to stdout/stderr as on Lambda.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import time
 import traceback
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 
 @dataclass
@@ -44,8 +46,8 @@ def _load(handler_path: str) -> Any:
 
 
 def _peak_rss_mb() -> float:
-    """This process's peak resident memory. VmHWM starts afresh at exec, unlike ru_maxrss, which
-    would still carry the parent's peak from before the fork."""
+    """This process's peak resident memory since the last reset (VmHWM; ru_maxrss cannot be reset and
+    would still carry the parent's peak from before the fork)."""
     try:
         with open("/proc/self/status", encoding="ascii") as status:
             for line in status:
@@ -56,20 +58,56 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def main(argv: list[str]) -> int:
-    handler_path, result_file = argv
-    event = json.loads(sys.stdin.read() or "{}")
+def _reset_peak_rss() -> None:
+    """Start VmHWM afresh at the current RSS, so a warm environment reports each invocation's own peak."""
     try:
-        payload = _load(handler_path)(event, LocalLambdaContext())
-        outcome = {"ok": True, "payload": payload}
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as clear_refs:
+            clear_refs.write("5")
+    except OSError:
+        pass
+
+
+def _error_envelope(exc: BaseException) -> dict[str, Any]:
+    return {"errorType": type(exc).__name__, "errorMessage": str(exc),
+            "stackTrace": traceback.format_exception(type(exc), exc, exc.__traceback__)}
+
+
+def _invoke(handler: Any, init_error: BaseException | None, event: Any) -> dict[str, Any]:
+    if init_error is not None:  # as on Lambda, an init failure fails every invocation of the environment
+        return {"ok": False, "payload": _error_envelope(init_error)}
+    try:
+        return {"ok": True, "payload": handler(event, LocalLambdaContext())}
     except Exception as exc:  # noqa: BLE001 - every failure becomes Lambda's error envelope
-        outcome = {"ok": False, "payload": {
-            "errorType": type(exc).__name__, "errorMessage": str(exc),
-            "stackTrace": traceback.format_exception(type(exc), exc, exc.__traceback__)}}
         traceback.print_exc()
-    outcome["peak_rss_mb"] = round(_peak_rss_mb(), 1)
-    with open(result_file, "w", encoding="utf-8") as out:
-        json.dump(outcome, out, default=str)
+        return {"ok": False, "payload": _error_envelope(exc)}
+
+
+def serve(handler_path: str, requests: IO[bytes], responses: IO[bytes]) -> None:
+    started = time.monotonic()
+    handler: Any = None
+    init_error: BaseException | None = None
+    try:
+        handler = _load(handler_path)
+    except Exception as exc:  # noqa: BLE001 - reported with each invocation, as Lambda does
+        traceback.print_exc()
+        init_error = exc
+    init_seconds = round(time.monotonic() - started, 3)
+    # EOF on stdin: the invoker retired this environment, or its process is gone.
+    for line in iter(requests.readline, b""):
+        _reset_peak_rss()
+        outcome = _invoke(handler, init_error, json.loads(line)["event"])
+        outcome["peak_rss_mb"] = round(_peak_rss_mb(), 1)
+        outcome["init_seconds"], init_seconds = init_seconds, 0.0
+        sys.stdout.flush()
+        sys.stderr.flush()
+        responses.write(json.dumps(outcome, default=str).encode("utf-8") + b"\n")
+        responses.flush()
+
+
+def main(argv: list[str]) -> int:
+    handler_path, response_fd = argv
+    with os.fdopen(int(response_fd), "wb") as responses:
+        serve(handler_path, sys.stdin.buffer, responses)
     return 0
 
 

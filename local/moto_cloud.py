@@ -72,6 +72,8 @@ class MotoCloud:
         return self
 
     def stop(self) -> None:
+        if self.invoker is not None:
+            self.invoker.close()
         if self.server is not None:
             self.server.stop()
             self.server = None

@@ -18,6 +18,7 @@ from the stream leaves exactly the JSON Lines of the rows, one per line, each en
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Protocol
@@ -86,6 +87,27 @@ def snapshot(conn: pg8000.native.Connection) -> Iterator[None]:
             conn.run("ROLLBACK")
         raise
     conn.run("COMMIT")
+
+
+_SNAPSHOT_ID = re.compile(r"[0-9A-F]+-[0-9A-F]+(-[0-9]+)?")
+
+
+def export_snapshot(conn: pg8000.native.Connection) -> str:
+    """The id of `conn`'s snapshot (inside `snapshot`), for another session to read the very same data."""
+    snapshot_id = str(conn.run("SELECT pg_export_snapshot()")[0][0])
+    if not _SNAPSHOT_ID.fullmatch(snapshot_id):  # SET TRANSACTION SNAPSHOT takes a literal, not a parameter
+        raise ValueError(f"unexpected snapshot id {snapshot_id!r}")
+    return snapshot_id
+
+
+@contextmanager
+def shared_snapshot(conn: pg8000.native.Connection, snapshot_id: str) -> Iterator[None]:
+    """`snapshot`, but seeing exactly what the exporting session sees (valid while its transaction is open)."""
+    if not _SNAPSHOT_ID.fullmatch(snapshot_id):
+        raise ValueError(f"not a snapshot id: {snapshot_id!r}")
+    with snapshot(conn):
+        conn.run(f"SET TRANSACTION SNAPSHOT '{snapshot_id}'")
+        yield
 
 
 def copy_window(conn: pg8000.native.Connection, table: Table, window: Window, sink: ByteSink) -> None:

@@ -205,6 +205,11 @@ class Campaign:
         secrets = self.cloud.client("secretsmanager")
         for name, credentials in ((self.source_secret, self.source), (self.warehouse_secret, self.warehouse)):
             secrets.put_secret_value(SecretId=name, SecretString=json.dumps(credentials.to_secret()))
+        # A new world: warm Lambda environments of the last sequence would hold the old secrets for the
+        # handlers' cache time, as after a rotation on AWS.
+        assert self.cloud.moto is not None
+        assert self.cloud.moto.invoker is not None
+        self.cloud.moto.invoker.close()
         for bucket in (self.ingestion_bucket, self.processed_bucket):
             empty_bucket(self.s3, bucket)
         self.record = Record()

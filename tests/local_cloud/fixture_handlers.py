@@ -23,3 +23,31 @@ def flaky(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def broken(event: dict[str, Any], context: Any) -> dict[str, Any]:
     raise ValueError("bad row: sales_order 7 has no price")
+
+
+_CALLS = {"n": 0}
+
+
+def remember(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Counts its calls in module state (which a warm environment keeps) and reports who served it."""
+    _CALLS["n"] += 1
+    return {"calls": _CALLS["n"], "pid": os.getpid(), "cwd": os.getcwd(), "env": dict(os.environ),
+            "remaining_ms": context.get_remaining_time_in_millis()}
+
+
+def crash(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    os._exit(70)
+
+
+def sleep(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    import time
+
+    time.sleep(float(event["seconds"]))
+    return {"slept": event["seconds"]}
+
+
+def allocate(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Holds `mb` megabytes for a moment, then frees them."""
+    block = bytearray(int(event["mb"]) * 1024 * 1024)
+    block[:: 4096] = b"x" * len(block[:: 4096])  # touch every page, so it is resident
+    return {"pid": os.getpid(), "held": len(block)}
