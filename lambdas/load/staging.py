@@ -1,19 +1,20 @@
 """Parquet files -> a TEMP staging table, by COPY, streamed batch by batch (memory bounded by one batch).
 
-Each Arrow batch is rendered as CSV by pyarrow (C++): strings always quoted, NULL as an unquoted empty
-field, so NULL and '' stay apart and quotes, commas and newlines in text survive.
+Each Arrow batch is encoded in PostgreSQL's binary COPY format by pgpq (Rust), never by a Python loop over
+rows. Binary rather than CSV because the server parses it about 3x faster (profiled: CSV parsing of dates,
+times and numerics was most of a 1M-row COPY), and because NULL, '' and any text travel as length-prefixed
+bytes, with nothing to quote or escape.
 """
 
 from __future__ import annotations
 
-import io
 import tempfile
 from collections.abc import Iterator
 from typing import IO, Any, Final
 
 import pg8000.native
+import pgpq
 import pyarrow as pa
-import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from lambdas.load.warehouse import copy_line, invalid_data, is_data_error, key_text, quote_ident
@@ -21,7 +22,6 @@ from lambdas.shared.errors import InvalidData
 from lambdas.shared.star_schema import StarTable
 
 BATCH_ROWS: Final = 65_536
-_CSV: Final = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
 
 _PG_TYPES: Final = {
     pa.int16(): "smallint",
@@ -53,12 +53,13 @@ def create_staging(conn: pg8000.native.Connection, table: StarTable) -> None:
     conn.run(f"CREATE TEMP TABLE {staging_table(table)} ({columns}) ON COMMIT DROP")
 
 
-def csv_chunks(parquet: pq.ParquetFile, batch_rows: int = BATCH_ROWS) -> Iterator[bytes]:
-    """The file's rows as CSV, one chunk per record batch."""
+def copy_chunks(parquet: pq.ParquetFile, batch_rows: int = BATCH_ROWS) -> Iterator[bytes]:
+    """The file's rows as one binary COPY stream, one chunk per record batch (encoded by pgpq, in Rust)."""
+    encoder = pgpq.ArrowToPostgresBinaryEncoder(parquet.schema_arrow)
+    yield bytes(encoder.write_header())
     for batch in parquet.iter_batches(batch_size=batch_rows):
-        sink = io.BytesIO()
-        pa_csv.write_csv(batch, sink, _CSV)
-        yield sink.getvalue()
+        yield bytes(encoder.write_batch(batch))
+    yield bytes(encoder.finish())
 
 
 def check_schema(parquet: pq.ParquetFile, table: StarTable, source: str) -> None:
@@ -91,8 +92,8 @@ def copy_parquet(conn: pg8000.native.Connection, table: StarTable, parquet: pq.P
     check_schema(parquet, table, source)
     columns = ", ".join(quote_ident(c) for c in table.columns)
     try:
-        conn.run(f"COPY {staging_table(table)} ({columns}) FROM STDIN WITH (FORMAT csv)",
-                 stream=csv_chunks(parquet, batch_rows))
+        conn.run(f"COPY {staging_table(table)} ({columns}) FROM STDIN WITH (FORMAT binary)",
+                 stream=copy_chunks(parquet, batch_rows))
     except pg8000.native.DatabaseError as exc:
         if not is_data_error(exc):
             raise
@@ -130,7 +131,9 @@ def stage_table(conn: pg8000.native.Connection, s3: Any, bucket: str, table: Sta
         if not is_data_error(exc):
             raise
         raise invalid_data(exc, table.name) from exc
-    conn.run(f"ANALYZE {staging_table(table)}")  # temp tables are invisible to autovacuum
+    # Temp tables are invisible to autovacuum. Only the key columns: the row count (the bulk decision) and
+    # the joins on the key need statistics, and sampling all columns took most of the 0.3 s it cost.
+    conn.run(f"ANALYZE {staging_table(table)} ({key_columns})")
     return rows
 
 

@@ -12,9 +12,9 @@ import pytest
 
 from lambdas.load.staging import stage_table, staging_table
 from lambdas.shared.errors import InvalidData
-from lambdas.shared.star_schema import DIM_LOCATION, DIM_STAFF, FACT_PAYMENT, StarTable
+from lambdas.shared.star_schema import DIM_DATE, DIM_LOCATION, DIM_STAFF, DIM_TRANSACTION, FACT_PAYMENT, StarTable
 from tests.fixtures.aws import Aws
-from tests.load.builders import location, parquet_bytes, payment, staff
+from tests.load.builders import date_row, location, parquet_bytes, payment, staff, transaction
 
 AWKWARD_TEXT = ["", " ", 'say "hi"', "a,b", "two\nlines", "crlf\r\nend", "\\.", "back\\slash", "tab\there",
                 "\\N", "NULL", "Zoë Ørsted 東京 🙂", "'single'", '"']
@@ -112,3 +112,34 @@ def test_a_value_postgresql_cannot_store_is_refused_naming_the_row(aws, warehous
 
     assert (failure.value.table, failure.value.key) == ("dim_staff", "staff_id=3")
     assert "0x00" in failure.value.rule
+
+
+def test_edge_values_of_every_type_survive_the_binary_copy(aws, warehouse):
+    from datetime import date, time
+    from decimal import Decimal
+
+    amounts = ["0.00", "0.05", "0.50", "1.00", "-0.01", "10000.00", "9999.99", "-12345678.90", "99999999.99",
+               "-99999999.99", "20000000.00", "123.40"]
+    days = [date(1970, 1, 1), date(1999, 12, 31), date(2000, 1, 1), date(1900, 2, 28), date(2099, 12, 31)]
+    times = [time(0, 0), time(0, 0, 0, 1000), time(12, 0), time(23, 59, 59, 999000)]
+    rows = [payment(n, payment_amount=Decimal(amount), paid=n % 2 == 0, payment_date=days[n % len(days)],
+                    created_date=days[(n + 1) % len(days)], created_time=times[n % len(times)])
+            for n, amount in enumerate(amounts, start=1)]
+    key = put(aws, "fact_payment/run.parquet", parquet_bytes(FACT_PAYMENT, rows))
+    transactions = [transaction(1), transaction(2, sales_order_id=None, purchase_order_id=2147483647),
+                    transaction(-2147483648, sales_order_id=None, purchase_order_id=None, transaction_type="")]
+    transaction_key = put(aws, "dim_transaction/run.parquet", parquet_bytes(DIM_TRANSACTION, transactions))
+    dates = [date_row(d) for d in days]
+    date_key = put(aws, "dim_date/run.parquet", parquet_bytes(DIM_DATE, dates))
+
+    warehouse.run("BEGIN")
+    stage_table(warehouse, aws.s3, aws.processed_bucket, FACT_PAYMENT, [key])
+    stage_table(warehouse, aws.s3, aws.processed_bucket, DIM_TRANSACTION, [transaction_key])
+    stage_table(warehouse, aws.s3, aws.processed_bucket, DIM_DATE, [date_key])
+
+    assert staged(warehouse, FACT_PAYMENT) == [list(r.values()) for r in rows]
+    assert staged(warehouse, FACT_PAYMENT, "payment_id, payment_amount::text") == [  # the scale is kept too
+        [n, a] for n, a in enumerate(amounts, start=1)]
+    assert staged(warehouse, DIM_TRANSACTION) == sorted(list(r.values()) for r in transactions)
+    assert staged(warehouse, DIM_DATE) == sorted(list(r.values()) for r in dates)
+    warehouse.run("ROLLBACK")
