@@ -37,8 +37,8 @@ from lambdas.shared.totesys import TABLES, Table
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-# Sessions reading a first load at once, and the rows (by the planner's estimate) from which a second pays
-# for its connection. One more session is one more backend on the OLTP server, for the minutes of a full load.
+# Sessions reading at once, and the table rows (by the planner's estimate) from which a second pays for its
+# connection. One more session is one more backend on the OLTP server, for the duration of a run.
 READ_LANES = 2
 LANE_MIN_ROWS = 100_000
 
@@ -117,11 +117,11 @@ def _estimated_rows(conn: pg8000.native.Connection) -> dict[str, int]:
 
 def plan_lanes(windows: dict[str, Window], estimated_rows: dict[str, int], *, lanes: int,
                min_rows: int) -> list[list[Table]]:
-    """Tables per reading lane. A lane is one more source session: worth it only for tables read from the
-    beginning (a first load or a rebuild) holding `min_rows` rows or more between them. The largest go
-    first, each to the lightest lane; lane 0 (the session that exported the snapshot) takes the rest."""
-    weight = {t.name: estimated_rows.get(t.name, 0) if windows[t.name].low is None and not windows[t.name].is_empty
-              else 0 for t in TABLES}
+    """Tables per reading lane. A lane is one more source session: worth it only when the tables to read hold
+    `min_rows` rows or more between them. Whole tables count, not the changes: Totesys has no index on
+    `last_updated`, so even a small incremental window scans its table. The largest go first, each to the
+    lightest lane; lane 0 (the session that exported the snapshot) also takes what weighs nothing."""
+    weight = {t.name: 0 if windows[t.name].is_empty else estimated_rows.get(t.name, 0) for t in TABLES}
     if lanes <= 1 or sum(weight.values()) < min_rows:
         return [list(TABLES)]
     plan: list[list[Table]] = [[] for _ in range(lanes)]

@@ -1,5 +1,5 @@
-"""A large first load is read in two lanes, two sessions sharing one exported snapshot: the run sees
-one consistent database exactly as with one session, and small or incremental runs keep one session."""
+"""Large tables are read in two lanes, two sessions sharing one exported snapshot: the run sees one
+consistent database exactly as with one session, and a small source keeps one session."""
 
 from __future__ import annotations
 
@@ -37,9 +37,24 @@ def test_a_large_first_load_is_shared_between_two_lanes_largest_tables_first():
     assert sorted(name for lane in names(plan) for name in lane) == sorted(t.name for t in TABLES)
 
 
+def test_an_incremental_run_over_large_tables_uses_two_lanes_too_as_each_window_scans_its_table():
+    plan = plan_lanes(windows("2026-11-25T09:30:00.000"), BIG, lanes=2, min_rows=100_000)
+
+    assert names(plan)[1] == ["payment", "purchase_order"]
+
+
+def test_a_table_with_an_empty_window_weighs_nothing():
+    empty = windows(None) | {"transaction": Window.between(HIGH, HIGH), "payment": Window.between(HIGH, HIGH)}
+
+    plan = plan_lanes(empty, BIG, lanes=2, min_rows=100_000)
+
+    assert names(plan) == [["address", "currency", "department", "design", "payment_type", "counterparty", "staff",
+                            "transaction", "payment", "sales_order"], ["purchase_order"]]
+
+
 @pytest.mark.parametrize(("low", "rows", "lanes"), [
-    ("2026-11-25T09:30:00.000", BIG, 2),  # incremental: the windows are small whatever the tables hold
     (None, {"sales_order": 60_000, "payment": 39_999}, 2),  # below the threshold
+    ("2026-11-25T09:30:00.000", {"sales_order": 60_000, "payment": 39_999}, 2),
     (None, BIG, 1),  # one lane configured
 ])
 def test_one_session_reads_everything_when_a_second_would_not_pay(low, rows, lanes):
