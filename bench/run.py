@@ -7,8 +7,8 @@
    which needs CREATEDB, and dropped afterwards; the incremental step adds ~1,000 changed rows to it);
 2. the floor (bench/floor.py): every source table piped `COPY TO | COPY FROM` into empty tables elsewhere;
 3. a full load through the local cloud (the synthesized stack, the real state machine and handlers, each
-   Lambda in its own process) with `safetyLagSeconds=0`: wall time per state and end to end, rows/s, and
-   each Lambda process's peak RSS;
+   Lambda in execution environments of its own) with `safetyLagSeconds=0`: wall time per state and end to
+   end, rows/s, and each Lambda process's peak RSS;
 4. an incremental run after 1,000 changed source rows (new sales and purchase orders, amendments, payments),
    with the Lambdas' execution environments warm from the full load, then the same again with every
    invocation a cold start (a fresh process importing its handler), as after a long idle spell on Lambda;

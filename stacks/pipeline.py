@@ -127,7 +127,9 @@ class Pipeline(Construct):
         ingestion, processed = data_lake.ingestion, data_lake.processed
         code = lambda_code()
 
-        # Reserved concurrency 1: two overlapping runs must not extract the same window or load concurrently.
+        # Reserved concurrency 1: a second line of defence. Overlapping runs are safe by design (keyed immutable
+        # files, the load's run ledger and unique versions; tests/hardening/test_overlap.py), but one run at a
+        # time keeps the source and the warehouse from doing the same work twice.
         self.extract = StageFunction(
             self,
             "Extract",
