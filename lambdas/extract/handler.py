@@ -12,8 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lambdas.extract.run import commit_run, run_extract
 from lambdas.shared.constants import DEFAULT_SAFETY_LAG_SECONDS, METRICS_NAMESPACE, Env
+from lambdas.shared.errors import SourceUnavailable
 from lambdas.shared.observability import logger, metrics, tracer
-from lambdas.shared.secrets import credentials_from_secret
+from lambdas.shared.secrets import credentials_from_secret, forget_secret
 
 # Step Functions execution names: no whitespace, slashes or wildcards; they become part of S3 keys.
 RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,79}$"
@@ -54,8 +55,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         result = run_extract(credentials_from_secret(env.source_secret_name), boto3.client("s3"),
                              env.ingestion_bucket, request.run_id, safety_lag_seconds=env.safety_lag_seconds)
-    except Exception:
+    except Exception as exc:
         logger.exception("extract failed: no manifest written, watermarks unchanged")  # with the run id
+        if isinstance(exc, SourceUnavailable):  # the retry reads the secret again: it may have been rotated
+            forget_secret(env.source_secret_name)
         raise
     for table, rows in result.manifest.extracted.items():
         with single_metric(name="RowsExtracted", unit=MetricUnit.Count, value=rows, namespace=METRICS_NAMESPACE,

@@ -13,8 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from lambdas.load.runner import load_warehouse
 from lambdas.load.warehouse import DEFAULT_SCHEMA, SCHEMA_PATTERN
 from lambdas.shared.constants import METRICS_NAMESPACE, Env
+from lambdas.shared.errors import WarehouseUnavailable
 from lambdas.shared.observability import logger, metrics, tracer
-from lambdas.shared.secrets import credentials_from_secret
+from lambdas.shared.secrets import credentials_from_secret, forget_secret
 
 
 class LoadSettings(BaseModel):
@@ -40,9 +41,13 @@ class LoadEvent(BaseModel):
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = LoadSettings.model_validate(dict(os.environ))
     request = LoadEvent.model_validate(event)
-    result = load_warehouse(credentials_from_secret(settings.warehouse_secret_name), boto3.client("s3"),
-                            settings.processed_bucket, settings.warehouse_schema, request.manifest_key,
-                            run_id=request.run_id)
+    try:
+        result = load_warehouse(credentials_from_secret(settings.warehouse_secret_name), boto3.client("s3"),
+                                settings.processed_bucket, settings.warehouse_schema, request.manifest_key,
+                                run_id=request.run_id)
+    except WarehouseUnavailable:
+        forget_secret(settings.warehouse_secret_name)  # the retry reads the secret again: it may have been rotated
+        raise
     for table, rows in result["loaded"].items():
         with single_metric(name="RowsLoaded", unit=MetricUnit.Count, value=rows, namespace=METRICS_NAMESPACE,
                            default_dimensions=metrics.default_dimensions) as metric:

@@ -9,11 +9,21 @@ from aws_lambda_powertools.utilities import parameters
 from lambdas.shared.database import DatabaseCredentials
 
 CACHE_SECONDS = 300
+# Secrets whose credentials last failed to connect: read afresh next time, not from the cache. After a
+# rotation a warm function would otherwise retry with the old password (or host) for CACHE_SECONDS.
+_stale: set[str] = set()
 
 
 def credentials_from_secret(secret_name: str) -> DatabaseCredentials:
     """Read the secret `{host, port, username, password, dbname[, sslmode]}`; the value is never logged."""
-    secret: Any = parameters.get_secret(secret_name, transform="json", max_age=CACHE_SECONDS)
+    fresh = secret_name in _stale
+    _stale.discard(secret_name)
+    secret: Any = parameters.get_secret(secret_name, transform="json", max_age=CACHE_SECONDS, force_fetch=fresh)
     if not isinstance(secret, dict):
         raise ValueError(f"secret {secret_name} is not a JSON object")
     return DatabaseCredentials.from_secret(secret)
+
+
+def forget_secret(secret_name: str) -> None:
+    """The credentials from `secret_name` failed to connect: the next read fetches the secret again."""
+    _stale.add(secret_name)

@@ -111,6 +111,22 @@ def test_password_never_appears_in_logs_files_or_payload(reader_role, aws: Aws, 
     assert '"message":"extract failed' in printed[0]  # the failure was logged, and captured here
 
 
+def test_after_the_source_secret_is_rotated_the_retry_reads_it_again(reader_role, aws: Aws, lambda_context,
+                                                                     monkeypatch):
+    # The secret first points at a port nothing listens on (a rotation half done); the same warm process then
+    # retries, as Step Functions does, after the secret was put right: it must not use its cached copy.
+    name = aws.put_secret(replace(reader_role, port=free_port()))
+    _environment(monkeypatch, aws, name)
+    with pytest.raises(SourceUnavailable):
+        handler({"run_id": "run-1"}, lambda_context)
+
+    aws.secretsmanager.put_secret_value(SecretId=name, SecretString=json.dumps(reader_role.to_secret()))
+    payload = handler({"run_id": "run-1"}, lambda_context)
+
+    assert payload["has_changes"] is True
+    assert set(payload["extracted"]) == set(TABLE_NAMES)
+
+
 def test_handler_refuses_a_run_id_that_cannot_be_part_of_a_key(aws: Aws, lambda_context, monkeypatch):
     _environment(monkeypatch, aws, "onyx/unused")
 

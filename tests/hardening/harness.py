@@ -205,8 +205,8 @@ class Campaign:
         secrets = self.cloud.client("secretsmanager")
         for name, credentials in ((self.source_secret, self.source), (self.warehouse_secret, self.warehouse)):
             secrets.put_secret_value(SecretId=name, SecretString=json.dumps(credentials.to_secret()))
-        # A new world: warm Lambda environments of the last sequence would hold the old secrets for the
-        # handlers' cache time, as after a rotation on AWS.
+        # A new world, as after a new deployment: no warm Lambda environment holds the last sequence's secrets
+        # (a handler would read them afresh only after a failed connection, one retry later).
         assert self.cloud.moto is not None
         assert self.cloud.moto.invoker is not None
         self.cloud.moto.invoker.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -11,8 +12,10 @@ from pydantic import ValidationError
 
 from lambdas.load.handler import handler
 from lambdas.shared.constants import Env
+from lambdas.shared.errors import WarehouseUnavailable
 from lambdas.shared.observability import logger
 from lambdas.shared.star_schema import STAR_TABLES
+from local.postgres import free_port
 from tests.fixtures.aws import Aws
 from tests.load.builders import full_run, write_run
 
@@ -77,3 +80,20 @@ def test_the_handler_refuses_a_schema_name_outside_the_pattern(aws, load_env, la
 
     with pytest.raises(ValidationError, match=Env.WAREHOUSE_SCHEMA):
         handler(transform_output(aws, "exec-1"), lambda_context)
+
+
+def test_after_the_warehouse_secret_is_rotated_the_retry_reads_it_again(aws, empty_db, lambda_context, monkeypatch):
+    # The secret first points at a port nothing listens on (a rotation half done); the same warm process then
+    # retries, as Step Functions does, after the secret was put right: it must not use its cached copy.
+    name = aws.put_secret(replace(empty_db, port=free_port()))
+    monkeypatch.setenv(Env.WAREHOUSE_SECRET_NAME, name)
+    monkeypatch.setenv(Env.PROCESSED_BUCKET, aws.processed_bucket)
+    event = transform_output(aws, "run-1")
+    with pytest.raises(WarehouseUnavailable):
+        handler(event, lambda_context)
+
+    aws.secretsmanager.put_secret_value(SecretId=name, SecretString=json.dumps(empty_db.to_secret()))
+    result = handler(event, lambda_context)
+
+    assert result["already_loaded"] is False
+    assert result["loaded"]["fact_sales_order"] == len(full_run()["fact_sales_order"])
