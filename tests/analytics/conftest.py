@@ -17,6 +17,7 @@ from local.deploy import synthesize
 from local.postgres import create_database, drop_database
 from local.simulate import Activity, simulate
 from tests.fixtures.postgres import TEMPLATE_SEEDED
+from tests.sql import run_sql
 
 ACTIVITY = Activity(new_sales_orders=20, new_purchase_orders=5, amended_orders=10, payments_made=7)
 
@@ -26,15 +27,6 @@ class Built:
     source: DatabaseCredentials
     warehouse: DatabaseCredentials
     before_activity: datetime  # the source's newest last_updated when the first run had loaded everything
-
-
-def _run_sql(credentials: DatabaseCredentials, *statements: str) -> None:
-    conn = credentials.connect()
-    try:
-        for statement in statements:
-            conn.run(statement)
-    finally:
-        conn.close()
 
 
 @pytest.fixture(scope="session")
@@ -93,7 +85,7 @@ def changed_source(pg_server: DatabaseCredentials, built: Built) -> Iterator[Dat
 @pytest.fixture
 def sql():
     """Run statements on a database: sql(credentials, "ALTER ...", "UPDATE ...")."""
-    return _run_sql
+    return run_sql
 
 
 @pytest.fixture

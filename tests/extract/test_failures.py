@@ -9,15 +9,7 @@ from lambdas.shared.errors import SourceSchemaChanged, SourceUnavailable
 from local.postgres import free_port
 from tests.extract.helpers import Extract, bucket_state
 from tests.fixtures.aws import Aws
-
-
-def _execute(credentials: DatabaseCredentials, *statements: str) -> None:
-    conn = credentials.connect()
-    try:
-        for sql in statements:
-            conn.run(sql)
-    finally:
-        conn.close()
+from tests.sql import run_sql
 
 
 def test_unreachable_source_is_source_unavailable_and_moves_nothing(seeded_source_db, aws: Aws, extract: Extract):
@@ -36,7 +28,7 @@ def test_unreachable_source_is_source_unavailable_and_moves_nothing(seeded_sourc
 def test_statement_timeout_while_reading_is_source_unavailable(seeded_source_db, aws: Aws, extract: Extract):
     extract(seeded_source_db, "run-1")
     before = bucket_state(aws)
-    _execute(seeded_source_db, f"ALTER DATABASE {seeded_source_db.dbname} SET statement_timeout = '300ms'")
+    run_sql(seeded_source_db, f"ALTER DATABASE {seeded_source_db.dbname} SET statement_timeout = '300ms'")
     locker = seeded_source_db.connect()
     try:
         locker.run("BEGIN")
@@ -54,7 +46,7 @@ def test_added_column_is_source_schema_changed_naming_table_and_column(seeded_so
                                                                       extract: Extract):
     extract(seeded_source_db, "run-1")
     before = bucket_state(aws)
-    _execute(seeded_source_db, "ALTER TABLE staff ADD COLUMN nickname varchar")
+    run_sql(seeded_source_db, "ALTER TABLE staff ADD COLUMN nickname varchar")
 
     with pytest.raises(SourceSchemaChanged, match=r"staff: unknown columns nickname") as failure:
         extract(seeded_source_db, "run-2")
@@ -64,7 +56,7 @@ def test_added_column_is_source_schema_changed_naming_table_and_column(seeded_so
 
 
 def test_first_run_on_a_changed_schema_writes_nothing(seeded_source_db, aws: Aws, extract: Extract):
-    _execute(seeded_source_db, "ALTER TABLE payment DROP COLUMN company_ac_number",
+    run_sql(seeded_source_db, "ALTER TABLE payment DROP COLUMN company_ac_number",
              "ALTER TABLE sales_order ALTER COLUMN unit_price TYPE double precision")
 
     with pytest.raises(SourceSchemaChanged) as failure:
@@ -76,7 +68,7 @@ def test_first_run_on_a_changed_schema_writes_nothing(seeded_source_db, aws: Aws
 
 
 def test_missing_table_is_source_schema_changed(seeded_source_db, aws: Aws, extract: Extract):
-    _execute(seeded_source_db, "DROP TABLE payment")
+    run_sql(seeded_source_db, "DROP TABLE payment")
 
     with pytest.raises(SourceSchemaChanged, match="payment: table is missing"):
         extract(seeded_source_db, "run-1")

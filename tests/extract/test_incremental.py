@@ -14,20 +14,13 @@ from lambdas.shared.layout import extract_manifest_key, ingestion_data_key
 from lambdas.shared.totesys import TABLE_NAMES, TABLES
 from tests.extract.helpers import Extract, data_keys, rows_of, watermark_keys
 from tests.fixtures.aws import Aws
+from tests.sql import run_sql
 
 
 def _source_counts(credentials: DatabaseCredentials) -> dict[str, int]:
     conn = credentials.connect()
     try:
         return {t.name: conn.run(f"SELECT count(*) FROM {t.sql_name}")[0][0] for t in TABLES}
-    finally:
-        conn.close()
-
-
-def _execute(credentials: DatabaseCredentials, sql: str) -> None:
-    conn = credentials.connect()
-    try:
-        conn.run(sql)
     finally:
         conn.close()
 
@@ -67,7 +60,7 @@ def test_second_run_without_changes_writes_no_data_file(seeded_source_db, aws: A
 def test_updated_row_is_extracted_again_as_a_new_version(seeded_source_db, aws: Aws, extract: Extract):
     first = extract(seeded_source_db, "run-1")
     before = next(r for r in rows_of(aws, first, "sales_order") if r["sales_order_id"] == 5)
-    _execute(seeded_source_db, "UPDATE sales_order SET units_sold = units_sold + 1, "
+    run_sql(seeded_source_db, "UPDATE sales_order SET units_sold = units_sold + 1, "
                                "last_updated = now() AT TIME ZONE 'UTC' WHERE sales_order_id = 5")
 
     second = extract(seeded_source_db, "run-2")
@@ -82,7 +75,7 @@ def test_updated_row_is_extracted_again_as_a_new_version(seeded_source_db, aws: 
 
 def test_new_row_appears_in_the_next_run(seeded_source_db, aws: Aws, extract: Extract):
     first = extract(seeded_source_db, "run-1")
-    _execute(seeded_source_db, "INSERT INTO currency (currency_code) VALUES ('CHF')")
+    run_sql(seeded_source_db, "INSERT INTO currency (currency_code) VALUES ('CHF')")
 
     second = extract(seeded_source_db, "run-2")
 
@@ -118,7 +111,7 @@ def test_late_commit_is_extracted_by_the_following_run(seeded_source_db, aws: Aw
 def test_rerun_of_a_completed_run_returns_its_manifest_without_reading_the_source(
         seeded_source_db, aws: Aws, extract: Extract):
     first = extract(seeded_source_db, "run-1")
-    _execute(seeded_source_db, "UPDATE design SET design_name = 'Changed', "
+    run_sql(seeded_source_db, "UPDATE design SET design_name = 'Changed', "
                                "last_updated = now() AT TIME ZONE 'UTC' WHERE design_id = 1")
     objects = aws.keys(aws.ingestion_bucket)
     unreachable = DatabaseCredentials(host="127.0.0.1", port=1, username="nobody", password="x", dbname="none")
@@ -198,10 +191,10 @@ def test_crash_while_writing_files_moves_nothing_and_the_retry_never_overwrites(
 def test_a_run_that_failed_downstream_is_extracted_again_with_what_changed_since(
         seeded_source_db, aws: Aws, extract: Extract):
     first = extract(seeded_source_db, "run-1")
-    _execute(seeded_source_db, "UPDATE staff SET last_name = 'Late', last_updated = now() AT TIME ZONE 'UTC'"
+    run_sql(seeded_source_db, "UPDATE staff SET last_name = 'Late', last_updated = now() AT TIME ZONE 'UTC'"
                                " WHERE staff_id = 3")
     failed = extract(seeded_source_db, "run-2", commit=False)  # its transform or load failed: never committed
-    _execute(seeded_source_db, "UPDATE design SET design_name = 'Later', last_updated = now() AT TIME ZONE 'UTC'"
+    run_sql(seeded_source_db, "UPDATE design SET design_name = 'Later', last_updated = now() AT TIME ZONE 'UTC'"
                                " WHERE design_id = 4")
 
     retry = extract(seeded_source_db, "run-3")

@@ -10,10 +10,10 @@ import pytest
 from lambdas.extract import run as extract_run
 from lambdas.extract.run import plan_lanes
 from lambdas.extract.window import Window
-from lambdas.shared.database import DatabaseCredentials
 from lambdas.shared.totesys import TABLES
 from tests.extract.helpers import Extract, rows_of
 from tests.fixtures.aws import Aws
+from tests.sql import run_sql
 
 HIGH = "2026-11-25T10:00:00.000"
 BIG = {"sales_order": 1_000_000, "purchase_order": 420_000, "transaction": 1_420_000, "payment": 1_420_000}
@@ -61,20 +61,12 @@ def test_one_session_reads_everything_when_a_second_would_not_pay(low, rows, lan
     assert names(plan_lanes(windows(low), rows, lanes=lanes, min_rows=100_000)) == [[t.name for t in TABLES]]
 
 
-def _run(credentials: DatabaseCredentials, sql: str) -> list[Any]:
-    conn = credentials.connect()
-    try:
-        return list(conn.run(sql) or [])
-    finally:
-        conn.close()
-
-
 def test_both_lanes_read_the_one_snapshot_taken_before_a_concurrent_change(
         seeded_source_db, aws: Aws, extract: Extract, monkeypatch):
-    before = {t.name: _run(seeded_source_db, f"SELECT count(*) FROM {t.sql_name}")[0][0] for t in TABLES}
-    amounts = {"payment": _run(seeded_source_db, "SELECT payment_amount::text FROM payment WHERE payment_id = 1"),
-               "sales_order": _run(seeded_source_db, "SELECT units_sold FROM sales_order WHERE sales_order_id = 1"),
-               "purchase_order": _run(seeded_source_db,
+    before = {t.name: run_sql(seeded_source_db, f"SELECT count(*) FROM {t.sql_name}")[0][0] for t in TABLES}
+    amounts = {"payment": run_sql(seeded_source_db, "SELECT payment_amount::text FROM payment WHERE payment_id = 1"),
+               "sales_order": run_sql(seeded_source_db, "SELECT units_sold FROM sales_order WHERE sales_order_id = 1"),
+               "purchase_order": run_sql(seeded_source_db,
                                       "SELECT item_quantity FROM purchase_order WHERE purchase_order_id = 1")}
     lanes: list[list[str]] = []
     read_lane = extract_run._read_lane
@@ -82,7 +74,7 @@ def test_both_lanes_read_the_one_snapshot_taken_before_a_concurrent_change(
     def second_lane(credentials, snapshot_id, files, tables, windows_):
         # Committed after lane 0 took the snapshot and before this lane imports it; last_updated is left as
         # it was, so only the snapshot (not the window) keeps these versions out of the run.
-        _run(seeded_source_db, "UPDATE payment SET payment_amount = payment_amount + 1 WHERE payment_id = 1; "
+        run_sql(seeded_source_db, "UPDATE payment SET payment_amount = payment_amount + 1 WHERE payment_id = 1; "
                                "UPDATE sales_order SET units_sold = units_sold + 1 WHERE sales_order_id = 1; "
                                "UPDATE purchase_order SET item_quantity = item_quantity + 1 "
                                "WHERE purchase_order_id = 1; "

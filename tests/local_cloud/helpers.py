@@ -27,14 +27,6 @@ def warehouse_contents(cloud: LocalCloud) -> dict[str, list[Any]]:
         conn.close()
 
 
-def run_sql(url: str, sql: str) -> None:
-    conn = DatabaseCredentials.from_url(url).connect()
-    try:
-        conn.run(sql)
-    finally:
-        conn.close()
-
-
 def unreachable_secret(cloud: LocalCloud, name: str, credentials_url: str) -> str:
     """A secret like the real one but pointing at a port nothing listens on."""
     from local.postgres import free_port

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import psutil
 
-from tests.local_cloud.helpers import run_sql
+from tests.sql import run_sql
 
 REPO = Path(__file__).resolve().parents[2]
 

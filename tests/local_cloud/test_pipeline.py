@@ -10,7 +10,8 @@ from lambdas.shared.database import DatabaseCredentials
 from local.executions import redrive
 from local.reconcile import reconcile
 from local.simulate import Activity, simulate
-from tests.local_cloud.helpers import RetryClock, fail_first, run_sql, unreachable_secret, warehouse_contents
+from tests.local_cloud.helpers import RetryClock, fail_first, unreachable_secret, warehouse_contents
+from tests.sql import run_sql
 
 
 def _reconciled(cloud) -> list[str]:
