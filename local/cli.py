@@ -273,27 +273,28 @@ def _validate(source: DatabaseCredentials | None, warehouse: DatabaseCredentials
     return bool(report.ok)
 
 
-def cmd_validate(args: argparse.Namespace) -> int:
+def _warehouse_of(args: argparse.Namespace, also: str = "") -> tuple[DatabaseCredentials, str, Any]:
+    """(warehouse, schema, running state or None): --warehouse-url and --schema, else the running local cloud's."""
     state = _running_state()
     if args.warehouse_url is None and state is None:
         raise FileNotFoundError("no local cloud is running here: start one with `python -m local up`, "
-                                "or give --warehouse-url (and --source-url)")
+                                f"or give --warehouse-url{also}")
     warehouse = args.warehouse_url or DatabaseCredentials.from_url(state.warehouse_url)
+    return warehouse, args.schema or (state.warehouse_schema if state else "public"), state
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    warehouse, schema, state = _warehouse_of(args, " (and --source-url)")
     source = None if args.no_source else (
         args.source_url or (DatabaseCredentials.from_url(state.source_url) if state else None))
-    schema = args.schema or (state.warehouse_schema if state else "public")
     return 0 if _validate(source, warehouse, schema, args.tolerance) else 1
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from local.report import write_report
 
-    state = _running_state()
-    if args.warehouse_url is None and state is None:
-        raise FileNotFoundError("no local cloud is running here: start one with `python -m local up`, "
-                                "or give --warehouse-url")
-    warehouse = args.warehouse_url or DatabaseCredentials.from_url(state.warehouse_url)
-    path = write_report(warehouse, args.schema or (state.warehouse_schema if state else "public"), args.out)
+    warehouse, schema, _ = _warehouse_of(args)
+    path = write_report(warehouse, schema, args.out)
     print(f"report written to {path}")
     return 0
 

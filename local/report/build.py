@@ -128,29 +128,26 @@ def _ranking(labels: list[str], values: list[float], x_title: str, hover: list[s
     return figure
 
 
-def top_designs(rows: Sequence[Record]) -> go.Figure:
-    labels = [f"{row['design_name']} #{row['design_id']}" for row in rows]
+def _units_sold(labels: list[str], rows: Sequence[Record]) -> go.Figure:
+    """A ranking of units sold, one bar per row under its label (rows with units_sold and orders)."""
     figure = _ranking(labels, [_number(row["units_sold"]) for row in rows], "Units sold (items)",
                       [f"{label}: {row['units_sold']:,} units in {row['orders']} orders"
                        for label, row in zip(labels, rows, strict=True)])
     return figure if rows else _no_data(figure, "sales orders")
 
 
+def top_designs(rows: Sequence[Record]) -> go.Figure:
+    return _units_sold([f"{row['design_name']} #{row['design_id']}" for row in rows], rows)
+
+
 def sales_by_country(rows: Sequence[Record]) -> go.Figure:
     shown = rows[:TOP]
-    figure = _ranking([str(row["country"]) for row in shown], [_number(row["units_sold"]) for row in shown],
-                      "Units sold (items)",
-                      [f"{row['country']}: {row['units_sold']:,} units in {row['orders']} orders" for row in shown])
-    return figure if rows else _no_data(figure, "sales orders")
+    return _units_sold([str(row["country"]) for row in shown], shown)
 
 
 def sales_by_city(rows: Sequence[Record]) -> go.Figure:
     shown = rows[:TOP]
-    labels = [f"{row['city']} ({row['country']})" for row in shown]
-    figure = _ranking(labels, [_number(row["units_sold"]) for row in shown], "Units sold (items)",
-                      [f"{label}: {row['units_sold']:,} units in {row['orders']} orders"
-                       for label, row in zip(labels, shown, strict=True)])
-    return figure if rows else _no_data(figure, "sales orders")
+    return _units_sold([f"{row['city']} ({row['country']})" for row in shown], shown)
 
 
 def sales_by_staff(rows: Sequence[Record]) -> go.Figure:

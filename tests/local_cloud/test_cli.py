@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 
 from tests.sql import run_sql
 
@@ -48,6 +49,15 @@ def test_execute_without_a_running_cloud_says_how_to_start_one(tmp_path):
     result = _local("execute", directory=tmp_path)
     assert result.returncode == 1
     assert "no local cloud is running here: start one with `python -m local up`" in result.stderr
+
+
+@pytest.mark.parametrize(("command", "also"), [("validate", " (and --source-url)"), ("report", "")])
+def test_validate_and_report_without_a_running_cloud_or_a_warehouse_url_say_what_to_give(tmp_path, command, also):
+    result = _local(command, directory=tmp_path)
+
+    assert result.returncode == 1
+    assert ("no local cloud is running here: start one with `python -m local up`, "
+            f"or give --warehouse-url{also}") in result.stderr
 
 
 def _postgres_of(directory: str) -> list[psutil.Process]:
