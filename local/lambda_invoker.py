@@ -67,8 +67,25 @@ class _Environment:
     scratch: str  # its working directory, like Lambda's /tmp: kept while the environment lives
     last_used: float = field(default_factory=time.monotonic)
 
-    def call(self, event: dict[str, Any], timeout: float) -> dict[str, Any] | None:
-        """The runtime's answer, or None when the process died or ran out of time (then it is stopped)."""
+    stopped: bool = False
+
+    def call(self, event: dict[str, Any], timeout_seconds: int) -> dict[str, Any]:
+        """The runtime's answer, or Lambda's error when the process died or ran out of time (it is then stopped)."""
+        try:
+            answer = self._exchange(event, timeout_seconds)
+        except TimeoutError:
+            self.stop()
+            return {"ok": False, "payload": {"errorType": "Sandbox.Timedout",
+                                             "errorMessage": f"Task timed out after {timeout_seconds} seconds"}}
+        if answer is None:
+            self.stop()
+            return {"ok": False, "payload": {"errorType": "Runtime.ExitError",
+                                             "errorMessage": "the handler process died"}}
+        self.last_used = time.monotonic()
+        return answer
+
+    def _exchange(self, event: dict[str, Any], timeout_seconds: int) -> dict[str, Any] | None:
+        """Send the event, wait for the answer line; None if the process is gone."""
         stdin = self.process.stdin
         if stdin is None:
             return None
@@ -77,23 +94,23 @@ class _Environment:
             stdin.flush()
         except BrokenPipeError:
             return None
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout_seconds
         answer = b""
         while not answer.endswith(b"\n"):
             remaining = deadline - time.monotonic()
             if remaining <= 0 or not select.select([self.responses], [], [], remaining)[0]:
-                self.stop()
                 raise TimeoutError
             chunk = os.read(self.responses, 1 << 16)
             if not chunk:  # the process died mid-invocation
-                self.stop()
                 return None
             answer += chunk
-        self.last_used = time.monotonic()
         outcome: dict[str, Any] = json.loads(answer)
         return outcome
 
     def stop(self) -> None:
+        if self.stopped:
+            return
+        self.stopped = True
         try:
             if self.process.stdin is not None:
                 self.process.stdin.close()  # a clean end: the runtime leaves its loop at EOF
@@ -152,20 +169,11 @@ class LambdaInvoker:
         cold_start = environment is None
         if environment is None:
             environment = self._start(spec, env)
-        outcome: dict[str, Any] | None
-        try:
-            outcome = environment.call(event, spec.timeout_seconds)
-        except TimeoutError:
-            outcome = {"ok": False, "payload": {"errorType": "Sandbox.Timedout",
-                                                "errorMessage": f"Task timed out after {spec.timeout_seconds} seconds"}}
+        outcome = environment.call(event, spec.timeout_seconds)
+        if reusable and not environment.stopped:
+            self._give_back(key, environment)
         else:
-            if outcome is None:
-                outcome = {"ok": False, "payload": {"errorType": "Runtime.ExitError",
-                                                    "errorMessage": "the handler process died"}}
-            elif reusable:
-                self._give_back(key, environment)
-            else:
-                environment.stop()
+            environment.stop()
         payload: dict[str, Any] = outcome["payload"]
         ok = bool(outcome["ok"])
         record = Invocation(function_name=spec.name, handler=spec.handler, started=started,

@@ -131,11 +131,13 @@ def test_peak_memory_is_each_invocations_own_in_a_warm_environment(invoker):
 
 def test_with_keep_warm_zero_every_invocation_is_a_cold_start(tmp_path: Path):
     invoker = LambdaInvoker("http://127.0.0.1:1", "eu-west-2", tmp_path, keep_warm_seconds=0)
-    pids = [invoker.invoke(spec("remember"), {})[0]["pid"] for _ in range(2)]
+    served = [invoker.invoke(spec("remember"), {})[0] for _ in range(2)]
+    pids = [s["pid"] for s in served]
 
     assert pids[0] != pids[1]
     assert [i.cold_start for i in invoker.invocations] == [True, True]
     assert not any(alive(pid) for pid in pids)
+    assert not any(Path(s["cwd"]).exists() for s in served)  # each environment's scratch directory went with it
 
 
 def test_closing_the_invoker_and_idle_expiry_leave_no_process_running(invoker: Any):
@@ -144,9 +146,11 @@ def test_closing_the_invoker_and_idle_expiry_leave_no_process_running(invoker: A
     import time
 
     time.sleep(0.01)
-    second = invoker.invoke(spec("remember", name="B"), {})[0]["pid"]  # A expired: reclaimed on the way
+    served = invoker.invoke(spec("remember", name="B"), {})[0]  # A expired: reclaimed on the way
+    second = served["pid"]
 
     assert not alive(first)
     assert alive(second)
     invoker.close()
     assert not alive(second)
+    assert not Path(served["cwd"]).exists()
