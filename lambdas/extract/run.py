@@ -106,7 +106,7 @@ def _extract_table(conn: pg8000.native.Connection, files: _RunFiles, table: Tabl
 
 
 def _estimated_rows(conn: pg8000.native.Connection) -> dict[str, int]:
-    """The planner's row count of each table (no scan): enough to share a full load between lanes. A table
+    """The planner's row count of each table (no scan): enough to share the tables between lanes. A table
     never analyzed (reltuples -1) is guessed from its size at ~100 bytes a row, about a Totesys order's."""
     rows = conn.run("SELECT c.relname, CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint "
                     "ELSE pg_relation_size(c.oid) / 100 END FROM pg_class c "
