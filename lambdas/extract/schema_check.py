@@ -1,4 +1,5 @@
-"""Refuse a source whose tables differ from what Onyx knows (`lambdas.shared.totesys`)."""
+"""Refuse a source whose tables differ from what Onyx knows (`lambdas.shared.totesys`), or whose server is
+too old for the reader's queries."""
 
 from __future__ import annotations
 
@@ -17,6 +18,10 @@ _DATA_TYPES: dict[str, tuple[str, ...]] = {
     MONEY: ("numeric",),
     BOOL: ("boolean",),
 }
+
+# The reader batches each table by ranges of heap pages, a TID range scan (PostgreSQL 14 and later); an
+# older server would scan the whole table once per batch.
+MIN_SERVER_VERSION = 140000
 
 _COLUMNS_SQL = """
     SELECT table_name, column_name, data_type, udt_name
@@ -55,6 +60,9 @@ def _differences(table: Table, found: list[tuple[str, str, str]]) -> list[str]:
 
 def check_source_schema(conn: pg8000.native.Connection, tables: Iterable[Table] = TABLES) -> None:
     """Raise `SourceSchemaChanged` naming each table whose columns (names or types) differ."""
+    version_num, version = conn.run(
+        "SELECT current_setting('server_version_num'), current_setting('server_version')")[0]
+    require_server_version(int(version_num), str(version))
     tables = tuple(tables)
     found: dict[str, list[tuple[str, str, str]]] = {t.name: [] for t in tables}
     for table_name, column_name, data_type, udt_name in conn.run(_COLUMNS_SQL, tables=[t.name for t in tables]):
@@ -62,3 +70,12 @@ def check_source_schema(conn: pg8000.native.Connection, tables: Iterable[Table] 
     problems = [f"{t.name}: {'; '.join(p)}" for t in tables if (p := _differences(t, found[t.name]))]
     if problems:
         raise SourceSchemaChanged("Totesys schema differs from what Onyx knows: " + " | ".join(problems))
+
+
+def require_server_version(version_num: int, version: str) -> None:
+    """Raise `SourceSchemaChanged` for a server older than MIN_SERVER_VERSION (`server_version_num`; `version`
+    is `server_version`, for the message)."""
+    if version_num < MIN_SERVER_VERSION:
+        raise SourceSchemaChanged(
+            f"Totesys runs on PostgreSQL {version}; Onyx reads it with TID "
+            f"range scans, which need PostgreSQL {MIN_SERVER_VERSION // 10000} or later")

@@ -22,6 +22,10 @@ from lambdas.shared.errors import InvalidData, OnyxError
 from lambdas.shared.star_schema import DIM_DATE, STAR_TABLES, StarTable
 
 RUN_LEDGER: Final = "onyx_run"
+# Memory for this transaction's sorts, hashes and index builds (PostgreSQL's defaults, 4 MB and 64 MB, are
+# sized for many small sessions). At 4 MB, ordering 1M staged versions spilled 80 MB to disk in an
+# external merge: 0.6 s, against 0.1 s in memory. One load runs at a time (the advisory lock below).
+WORK_MEM: Final = "256MB"
 MANIFEST: Final = "transform manifest"
 
 
@@ -101,6 +105,8 @@ def run_load(conn: pg8000.native.Connection, s3: Any, processed_bucket: str, sch
     with _transaction(conn):
         # Two loads never interleave: the second waits here, then finds the first one's run in the ledger.
         conn.run("SELECT pg_advisory_xact_lock(hashtextextended(:lock, 0))", lock=f"onyx:load:{schema}")
+        conn.run("SELECT set_config('work_mem', :memory, true), set_config('maintenance_work_mem', :memory, true)",
+                 memory=WORK_MEM)
         recorded = conn.run(f"SELECT rows FROM {ledger} WHERE run_id = :run_id", run_id=manifest.run_id)
         if recorded:
             conn.run("ROLLBACK")

@@ -8,6 +8,7 @@ bytes, with nothing to quote or escape.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Iterator
 from typing import IO, Any, Final
@@ -22,6 +23,7 @@ from lambdas.shared.errors import InvalidData
 from lambdas.shared.star_schema import StarTable
 
 BATCH_ROWS: Final = 65_536
+COPY_CHUNK: Final = 1 << 20  # bytes per read of a downloaded file
 
 _PG_TYPES: Final = {
     pa.int16(): "smallint",
@@ -138,5 +140,11 @@ def stage_table(conn: pg8000.native.Connection, s3: Any, bucket: str, table: Sta
 
 
 def _download(s3: Any, bucket: str, key: str, into: IO[bytes]) -> None:
-    s3.download_fileobj(bucket, key, into)
+    # One GET, streamed: download_fileobj's transfer manager (a thread pool, a HEAD, ranged GETs) cost
+    # 0.2 s per file of an incremental run, more than the copy itself.
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+    try:
+        shutil.copyfileobj(body, into, COPY_CHUNK)
+    finally:
+        body.close()
     into.seek(0)

@@ -16,7 +16,8 @@ class WarehouseUnavailable(OnyxError):
 
 
 class SourceSchemaChanged(OnyxError):
-    """A Totesys table's columns differ from what Onyx knows: a person must look, never retried."""
+    """A Totesys table's columns differ from what Onyx knows (or its server is too old to read): a person must
+    look, never retried."""
 
 
 class InvalidData(OnyxError):

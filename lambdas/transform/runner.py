@@ -40,7 +40,15 @@ from lambdas.transform.checks import KeySet, check_references, check_table, chec
 from lambdas.transform.dates import build_dim_date
 from lambdas.transform.dimensions import build_dimensions
 from lambdas.transform.facts import build_fact_payment, build_fact_purchase_order, build_fact_sales_order
-from lambdas.transform.state import STATE_COLUMNS, State, load_state, merge_state, replay_state, save_state
+from lambdas.transform.state import (
+    STATE_COLUMNS,
+    State,
+    changed_tables,
+    load_state,
+    merge_state,
+    replay_state,
+    save_state,
+)
 from lambdas.transform.storage import (
     iter_batches,
     put_parquet,
@@ -84,7 +92,8 @@ def run_transform(s3: Any, ingestion_bucket: str, processed_bucket: str, run_id:
 
     run = {table: read_table(s3, ingestion_bucket, TABLES_BY_NAME[table], files[table]) for table in STATE_COLUMNS}
     stored = load_state(s3, processed_bucket)
-    state = merge_state(stored if stored is not None else replay_state(s3, ingestion_bucket), run)
+    before = stored if stored is not None else replay_state(s3, ingestion_bucket)
+    state = merge_state(before, run)
     dimensions = build_dimensions(run, state)
     for name, table in dimensions.items():
         check_table(STAR_TABLES_BY_NAME[name], table)
@@ -110,7 +119,8 @@ def run_transform(s3: Any, ingestion_bucket: str, processed_bucket: str, run_id:
                 if rows:
                     put_parquet(s3, processed_bucket, key, dimensions[star.name])
             tables[star.name] = {"rows": rows, "keys": [key] if rows else []}
-    save_state(s3, processed_bucket, state)
+    # A state just rebuilt from the ingestion bucket is written whole; otherwise only what the run changed.
+    save_state(s3, processed_bucket, state, STATE_COLUMNS if stored is None else changed_tables(before, state))
     manifest = {"run_id": run_id, "extract_manifest_key": manifest_key, "started_at": extract["started_at"],
                 "tables": tables}
     write_json_object(s3, processed_bucket, transform_manifest_key(run_id), manifest)

@@ -5,14 +5,20 @@ address did not change), and fact references are checked against every id seen s
 `state/<table>.parquet`, one row per id: the version with the greatest `last_updated`. Merging keeps that
 rule whatever the order of runs, so re-running a run is harmless and the state can always be rebuilt
 from the ingestion bucket's extract manifests.
+
+Transactions are kept as their ids alone, sorted: a set, for fact_payment's reference check. It is the one
+state that grows with the facts (1.42M ids at scale 1M); kept with `last_updated` and merged by
+`latest_per_id`, it took 1 s of a 1.3 s incremental run to read, merge and write. Only the tables a run
+changed are written back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from lambdas.shared.totesys import TABLES_BY_NAME
 from lambdas.transform.dimensions import latest_per_id
@@ -21,7 +27,7 @@ from lambdas.transform.storage import list_keys, put_parquet, read_json_object, 
 # Source table -> the columns kept (None: all). Transactions only need their ids, for fact_payment's check.
 STATE_COLUMNS: Final[Mapping[str, tuple[str, ...] | None]] = {
     "address": None, "department": None, "counterparty": None, "staff": None, "currency": None, "design": None,
-    "payment_type": None, "transaction": ("transaction_id", "last_updated"),
+    "payment_type": None, "transaction": ("transaction_id",),
 }
 State = dict[str, pa.Table]
 
@@ -41,13 +47,53 @@ def empty_state() -> State:
 
 
 def merge_state(state: Mapping[str, pa.Table], run: Mapping[str, pa.Table]) -> State:
-    """The state with a run's rows merged in: per id the greatest last_updated wins (order-independent)."""
+    """The state with a run's rows merged in: per id the greatest last_updated wins (order-independent).
+
+    A table the run leaves as it was is the very object given (see `changed_tables`).
+    """
     merged = {}
     for table in STATE_COLUMNS:
         schema = state_schema(table)
-        rows = pa.concat_tables([run[table].select(schema.names).cast(schema), state[table].cast(schema)])
-        merged[table] = latest_per_id(rows, TABLES_BY_NAME[table].key)
+        kept = state[table] if state[table].schema.equals(schema) else state[table].cast(schema)
+        if not run[table].num_rows:
+            merged[table] = kept
+        elif _is_id_set(schema):
+            merged[table] = _add_ids(kept, run[table].select(schema.names).cast(schema))
+        else:
+            rows = pa.concat_tables([run[table].select(schema.names).cast(schema), kept])
+            merged[table] = latest_per_id(rows, TABLES_BY_NAME[table].key)
     return merged
+
+
+def _is_id_set(schema: pa.Schema) -> bool:
+    return "last_updated" not in schema.names
+
+
+def _add_ids(state: pa.Table, run: pa.Table) -> pa.Table:
+    """The sorted id set `state` with the run's ids added (`state` itself if none is new).
+
+    The run's ids are looked up by binary search; new ids above all the known ones (serial ids: the usual
+    case) are appended, and only an id inside the range costs a sort of the whole set.
+    """
+    (column,) = state.column_names
+    known = state[column].combine_chunks()
+    ids = pc.drop_null(pc.unique(run[column].combine_chunks()))
+    if len(known):
+        at = pc.search_sorted(known, ids)
+        found = pc.equal(pc.take(known, pc.min_element_wise(at, len(known) - 1)), ids)
+        ids = pc.filter(ids, pc.invert(found))
+    if not len(ids):
+        return state
+    ids = pc.take(ids, pc.sort_indices(ids))
+    merged = pa.concat_arrays([known, ids])
+    if len(known) and ids[0].as_py() < known[-1].as_py():
+        merged = pc.take(merged, pc.sort_indices(merged))
+    return pa.table([merged], schema=state.schema)
+
+
+def changed_tables(before: Mapping[str, pa.Table], after: Mapping[str, pa.Table]) -> list[str]:
+    """The state tables that differ between `before` and `after` = merge_state(before, ...): to write back."""
+    return [table for table in STATE_COLUMNS if after[table] is not before[table]]
 
 
 def load_state(s3: Any, bucket: str) -> State | None:
@@ -57,13 +103,16 @@ def load_state(s3: Any, bucket: str) -> State | None:
         stored = read_parquet(s3, bucket, state_key(table))
         if stored is None:
             return None
-        state[table] = stored.cast(state_schema(table))
+        schema = state_schema(table)
+        # select: a state written before transactions were kept as ids alone also holds last_updated.
+        state[table] = stored.select(schema.names).cast(schema)
     return state
 
 
-def save_state(s3: Any, bucket: str, state: Mapping[str, pa.Table]) -> None:
-    for table in STATE_COLUMNS:
-        put_parquet(s3, bucket, state_key(table), state[table])
+def save_state(s3: Any, bucket: str, state: Mapping[str, pa.Table], tables: Iterable[str] = STATE_COLUMNS) -> None:
+    """Write back `tables` of the state (all of them by default)."""
+    for table in tables:
+        put_parquet(s3, bucket, state_key(table), state[table], delta_encoded=_is_id_set(state[table].schema))
 
 
 def rebuild_state(s3: Any, ingestion_bucket: str, processed_bucket: str) -> State:

@@ -9,9 +9,10 @@ from operator import itemgetter
 from typing import Any
 
 from lambdas.shared.database import DatabaseCredentials
-from lambdas.shared.totesys import MONEY, TABLES, TIMESTAMP
+from lambdas.shared.totesys import MONEY, TABLES, TIMESTAMP, Table
 from tests.extract.helpers import Extract, rows_of
 from tests.fixtures.aws import Aws
+from tests.sql import run_sql
 
 AWKWARD = "O'Brien \"Totes\" back\\slash\nnew line\ttab\r\ncrlf é ü ß 東京 ✓ 🙂 \u2028 \x01"
 STAMP = "2022-11-03 14:20:52.186"
@@ -131,3 +132,29 @@ def test_every_generated_row_matches_the_source_value_for_value(seeded_source_db
             assert extracted == source, table.name
     finally:
         conn.close()
+
+
+def _row_to_json_sql(table: Table) -> str:
+    """The rows as PostgreSQL's own row_to_json writes them, with each value cast to the contract's form."""
+    values = []
+    for column in table.columns:
+        name = f'"{column.name}"'
+        if column.kind == TIMESTAMP:
+            values.append(f"""to_char({name}, 'YYYY-MM-DD"T"HH24:MI:SS.MS') AS {name}""")
+        elif column.kind == MONEY or column.kind.startswith("enum:"):
+            values.append(f"CAST({name} AS text) AS {name}")
+        else:
+            values.append(name)
+    return (f"SELECT CAST(row_to_json(r) AS text) FROM (SELECT {', '.join(values)} FROM {table.sql_name} "
+            f"ORDER BY {table.key}) AS r")
+
+
+def test_each_line_is_byte_for_byte_what_row_to_json_writes(source_db, aws: Aws, extract: Extract):
+    _fill_awkward_source(source_db)
+
+    result = extract(source_db, "run-1")
+
+    for table in TABLES:
+        (key,) = result.manifest.tables[table.name].keys
+        lines = aws.read(aws.ingestion_bucket, key).decode("utf-8").split("\n")[:-1]
+        assert lines == [row[0] for row in run_sql(source_db, _row_to_json_sql(table))], table.name
