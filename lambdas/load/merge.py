@@ -67,7 +67,7 @@ def merge_dimension(conn: pg8000.native.Connection, schema: str, table: StarTabl
     target = qualified(schema, table.name)
     values = tuple(c for c in table.columns if c not in table.key)
     assignments = ", ".join(f"{quote_ident(c)} = EXCLUDED.{quote_ident(c)}" for c in values)
-    if _is_empty(conn, target):
+    if is_empty(conn, target):
         # The first load: nothing to conflict with (the staging table's primary key keeps keys unique).
         # A plain insert skips the speculative insertion and per-row conflict check of the upsert; it
         # took half the time for 1.42M dim_transaction rows (4.6 s instead of 9.6 s).
@@ -92,7 +92,7 @@ def merge_dimension(conn: pg8000.native.Connection, schema: str, table: StarTabl
     return Merged(inserted=int(counts[0][0]), updated=int(counts[0][1]))
 
 
-def _is_empty(conn: pg8000.native.Connection, target: str) -> bool:
+def is_empty(conn: pg8000.native.Connection, target: str) -> bool:
     return not conn.run(f"SELECT EXISTS (SELECT 1 FROM {target})")[0][0]
 
 
@@ -110,16 +110,16 @@ def merge_fact(conn: pg8000.native.Connection, schema: str, table: StarTable) ->
 
     Existing versions are filtered out before the insert, so they do not use up surrogate ids; the
     ON CONFLICT clause is only a guard. A foreign key violation is reported with the fact's key.
-    A bulk load (see _bulk_constraints) takes constraints off the table and puts them back afterwards.
+    A bulk load (see bulk_constraints) takes constraints off the table and puts them back afterwards.
     """
     target = qualified(schema, table.name)
     conn.run("SAVEPOINT onyx_fact")
     try:
-        empty = _is_empty(conn, target)
+        empty = is_empty(conn, target)
         new = _new_versions(conn, table, target, empty=empty)
         # Nothing new (e.g. another run carrying versions already loaded): nothing to write.
         inserted = 0 if new == 0 else _insert(conn, table, target, empty=empty,
-                                               dropped=_bulk_constraints(conn, target, new))
+                                               dropped=bulk_constraints(conn, target, new))
     except pg8000.native.DatabaseError as exc:
         if sqlstate(exc) == FOREIGN_KEY_VIOLATION:
             conn.run("ROLLBACK TO SAVEPOINT onyx_fact")
@@ -143,26 +143,42 @@ def _insert(conn: pg8000.native.Connection, table: StarTable, target: str, *, em
     anti-join keep versions unique, and adding the constraint back proves it. Dropping takes an ACCESS
     EXCLUSIVE lock on the table until commit; everything rolls back with the transaction.
     """
-    natural_id, *version = table.key
-    if dropped:
-        conn.run(f"ALTER TABLE {target} " + ", ".join(f"DROP CONSTRAINT {quote_ident(n)}" for n, _, _ in dropped))
+    drop_constraints(conn, target, dropped)
     new_only = "" if empty else f"WHERE NOT EXISTS (SELECT 1 FROM {target} f WHERE {_match(table)})"
     guard = "" if any(kind == "u" for _, kind, _ in dropped) else f"ON CONFLICT ({_columns(table.key)}) DO NOTHING"
     conn.run(f"""
         INSERT INTO {target} ({_columns(table.columns)})
         SELECT {_columns(table.columns, 's.')} FROM {staging_table(table)} s {new_only}
-         ORDER BY {_columns((*version, natural_id), 's.')}
+         ORDER BY {_columns(version_order(table), 's.')}
         {guard}""")
     inserted = int(conn.row_count)
-    if dropped:
-        # One statement: the index is built, then each foreign key is checked in one join.
-        conn.run(f"ALTER TABLE {target} "
-                 + ", ".join(f"ADD CONSTRAINT {quote_ident(n)} {definition}" for n, _, definition in dropped))
-        # The table grew by a good share, so its row count is stale, and the next load's bulk decision
-        # relies on it (reltuples; autovacuum would come later). Only the key columns: cheaper, and an
-        # ANALYZE of some columns leaves the table due for autovacuum's full one.
-        conn.run(f"ANALYZE {target} ({_columns(table.key)})")
+    restore_constraints(conn, table, target, dropped)
     return inserted
+
+
+def version_order(table: StarTable) -> tuple[str, ...]:
+    """A fact's columns in the order its record ids follow: the version's time, then the natural id."""
+    natural_id, *version = table.key
+    return (*version, natural_id)
+
+
+def drop_constraints(conn: pg8000.native.Connection, target: str, dropped: list[tuple[str, str, str]]) -> None:
+    """Take `dropped` (from bulk_constraints) off the table; the lock is held, and all of it undone on rollback."""
+    if dropped:
+        conn.run(f"ALTER TABLE {target} " + ", ".join(f"DROP CONSTRAINT {quote_ident(n)}" for n, _, _ in dropped))
+
+
+def restore_constraints(conn: pg8000.native.Connection, table: StarTable, target: str,
+                        dropped: list[tuple[str, str, str]]) -> None:
+    """Add `dropped` back: one statement builds the indexes, then checks each foreign key in one join."""
+    if not dropped:
+        return
+    conn.run(f"ALTER TABLE {target} "
+             + ", ".join(f"ADD CONSTRAINT {quote_ident(n)} {definition}" for n, _, definition in dropped))
+    # The table grew by a good share, so its row count is stale, and the next load's bulk decision
+    # relies on it (reltuples; autovacuum would come later). Only the key columns: cheaper, and an
+    # ANALYZE of some columns leaves the table due for autovacuum's full one.
+    conn.run(f"ANALYZE {target} ({_columns(table.key)})")
 
 
 def _new_versions(conn: pg8000.native.Connection, table: StarTable, target: str, *, empty: bool) -> int | None:
@@ -178,7 +194,7 @@ def _new_versions(conn: pg8000.native.Connection, table: StarTable, target: str,
                         f"WHERE NOT EXISTS (SELECT 1 FROM {target} f WHERE {_match(table)})")[0][0])
 
 
-def _bulk_constraints(conn: pg8000.native.Connection, target: str, new: int | None) -> list[tuple[str, str, str]]:
+def bulk_constraints(conn: pg8000.native.Connection, target: str, new: int | None) -> list[tuple[str, str, str]]:
     """The constraints worth dropping for an insert of `new` versions (none below BULK_ROWS): the foreign
     keys from 1/FK_SHARE of the table's rows, the unique version index and the primary key too from
     1/INDEX_SHARE."""

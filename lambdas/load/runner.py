@@ -13,6 +13,7 @@ from typing import Any, Final, TypedDict
 
 import pg8000.native
 
+from lambdas.load.direct import load_directly
 from lambdas.load.merge import Merged, merge_dates, merge_dimension, merge_fact
 from lambdas.load.migrate import apply_migrations
 from lambdas.load.staging import stage_table
@@ -145,6 +146,10 @@ def _load_table(conn: pg8000.native.Connection, schema: str, table: StarTable, s
             raise InvalidData(table.name, source.manifest_key, f"manifest counts {files.rows} rows but lists no file")
         return Merged()
     try:
+        direct = load_directly(conn, schema, table, s3=source.s3, bucket=source.bucket, keys=files.keys,
+                               rows=files.rows)
+        if direct is not None:
+            return direct
         staged = stage_table(conn, source.s3, source.bucket, table, files.keys)
         if staged != files.rows:
             raise InvalidData(table.name, source.manifest_key,

@@ -123,7 +123,7 @@ def stage_table(conn: pg8000.native.Connection, s3: Any, bucket: str, table: Sta
     rows = 0
     for key in keys:
         with tempfile.TemporaryFile() as local:  # Parquet needs random access: its footer is at the end
-            _download(s3, bucket, key, local)
+            download(s3, bucket, key, local)
             rows += copy_parquet(conn, table, pq.ParquetFile(local), key, batch_rows=batch_rows)
     key_columns = ", ".join(quote_ident(c) for c in table.key)
     try:
@@ -139,7 +139,7 @@ def stage_table(conn: pg8000.native.Connection, s3: Any, bucket: str, table: Sta
     return rows
 
 
-def _download(s3: Any, bucket: str, key: str, into: IO[bytes]) -> None:
+def download(s3: Any, bucket: str, key: str, into: IO[bytes]) -> None:
     # One GET, streamed: download_fileobj's transfer manager (a thread pool, a HEAD, ranged GETs) cost
     # 0.2 s per file of an incremental run, more than the copy itself.
     body = s3.get_object(Bucket=bucket, Key=key)["Body"]

@@ -49,7 +49,7 @@ def load_slowly(conn: pg8000.native.Connection, aws: Aws, manifest_key: str,
                 monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """Load into SLOW as before the fast paths: upserts and anti-joins with every constraint in place."""
     with monkeypatch.context() as patch:
-        patch.setattr(merge, "_is_empty", lambda *_: False)
+        patch.setattr(merge, "is_empty", lambda *_: False)
         patch.setattr(merge, "BULK_ROWS", 10**9)
         return load(conn, aws, manifest_key, SLOW)
 
