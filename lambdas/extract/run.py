@@ -28,7 +28,7 @@ from lambdas.extract.schema_check import check_source_schema
 from lambdas.extract.source import connect_source, source_errors
 from lambdas.extract.watermarks import advance_watermarks, latest_watermarks
 from lambdas.extract.window import Window, read_horizon
-from lambdas.extract.writer import FILE_BYTES, UPLOAD_BYTES, JsonLinesWriter, first_free_part
+from lambdas.extract.writer import FILE_BYTES, JsonLinesWriter, first_free_part
 from lambdas.shared.constants import DEFAULT_SAFETY_LAG_SECONDS
 from lambdas.shared.database import DatabaseCredentials
 from lambdas.shared.observability import logger
@@ -80,13 +80,12 @@ class _RunFiles:
     bucket: str
     run_id: str
     at: datetime
-    upload_bytes: int
     file_bytes: int
 
     def writer(self, table: Table) -> JsonLinesWriter:
         first_part = first_free_part(self.s3, self.bucket, table.name, self.run_id, self.at)
         return JsonLinesWriter(self.s3, self.bucket, table.name, self.run_id, self.at, first_part=first_part,
-                               upload_bytes=self.upload_bytes, file_bytes=self.file_bytes)
+                               file_bytes=self.file_bytes)
 
 
 def _extract_table(conn: pg8000.native.Connection, files: _RunFiles, table: Table, window: Window) -> TableExtract:
@@ -147,7 +146,7 @@ def _read_lane(credentials: DatabaseCredentials, snapshot_id: str, files: _RunFi
 
 def run_extract(credentials: DatabaseCredentials, s3: S3Client, bucket: str, run_id: str, *,
                 safety_lag_seconds: float = DEFAULT_SAFETY_LAG_SECONDS, clock: Callable[[], datetime] = _utc_now,
-                upload_bytes: int = UPLOAD_BYTES, file_bytes: int = FILE_BYTES, lanes: int = READ_LANES,
+                file_bytes: int = FILE_BYTES, lanes: int = READ_LANES,
                 lane_min_rows: int = LANE_MIN_ROWS) -> ExtractResult:
     """Extract every Totesys row changed since the last complete run into `bucket` (idempotent per run id)."""
     started = time.monotonic()
@@ -157,7 +156,7 @@ def run_extract(credentials: DatabaseCredentials, s3: S3Client, bucket: str, run
         return ExtractResult(existing, True, time.monotonic() - started, None)
 
     started_at = clock()
-    files = _RunFiles(s3, bucket, run_id, started_at, upload_bytes, file_bytes)
+    files = _RunFiles(s3, bucket, run_id, started_at, file_bytes)
     lows = latest_watermarks(s3, bucket)
     conn = connect_source(credentials)
     try:

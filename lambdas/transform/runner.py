@@ -92,7 +92,7 @@ def run_transform(s3: Any, ingestion_bucket: str, processed_bucket: str, run_id:
 
     run = {table: read_table(s3, ingestion_bucket, TABLES_BY_NAME[table], files[table]) for table in STATE_COLUMNS}
     stored = load_state(s3, processed_bucket)
-    before = stored if stored is not None else replay_state(s3, ingestion_bucket)
+    before = stored if stored is not None else replay_state(s3, ingestion_bucket, except_manifest=manifest_key)
     state = merge_state(before, run)
     dimensions = build_dimensions(run, state)
     for name, table in dimensions.items():

@@ -122,11 +122,15 @@ def rebuild_state(s3: Any, ingestion_bucket: str, processed_bucket: str) -> Stat
     return state
 
 
-def replay_state(s3: Any, ingestion_bucket: str) -> State:
-    """The state every extract manifest in the ingestion bucket adds up to (nothing is written)."""
+def replay_state(s3: Any, ingestion_bucket: str, *, except_manifest: str | None = None) -> State:
+    """The state every extract manifest in the ingestion bucket adds up to (nothing is written).
+
+    `except_manifest`: one to leave out, the run being transformed, whose rows are merged in anyway (on a
+    first run, reading them twice cost 2.4 s of 17 at scale 1M).
+    """
     state = empty_state()
     for key in list_keys(s3, ingestion_bucket, "runs/"):
-        if not key.endswith("/extract.json"):
+        if not key.endswith("/extract.json") or key == except_manifest:
             continue
         manifest = read_json_object(s3, ingestion_bucket, key) or {}
         tables = manifest.get("tables", {})

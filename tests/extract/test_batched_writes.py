@@ -15,8 +15,7 @@ AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 def test_writes_of_many_lines_split_files_at_the_same_line_ends_as_single_lines(aws: Aws):
     line = b'{"x":"' + b"a" * 1000 + b'"}\n'
     batch = line * 700  # about 0.7 MB per write, as a batch of rows from COPY
-    writer = JsonLinesWriter(aws.s3, aws.ingestion_bucket, "address", "run-1", AT,
-                             upload_bytes=5 * MIB, file_bytes=6 * MIB)
+    writer = JsonLinesWriter(aws.s3, aws.ingestion_bucket, "address", "run-1", AT, file_bytes=6 * MIB)
     for _ in range(20):  # 14,000 lines, about 14 MB: two full files and the rest
         writer.write(batch)
     writer.close()
@@ -41,23 +40,23 @@ def test_a_write_ending_mid_line_continues_the_line_in_the_next_write(aws: Aws):
     assert aws.read(aws.ingestion_bucket, writer.keys[0]) == b'{"address_id":1}\n{"address_id":2}\n'
 
 
-def test_a_part_that_fails_in_the_background_fails_the_writer_and_abort_leaves_no_upload(aws: Aws, monkeypatch):
-    upload_part = aws.s3.upload_part
-    calls: list[int] = []
+def test_a_file_that_fails_in_the_background_fails_the_writer_and_leaves_only_the_files_before(aws: Aws,
+                                                                                               monkeypatch):
+    put_object = aws.s3.put_object
+    calls: list[str] = []
 
-    def failing_second_part(**kwargs: object) -> object:
-        calls.append(int(str(kwargs["PartNumber"])))
-        if kwargs["PartNumber"] == 2:
+    def failing_second_file(**kwargs: object) -> object:
+        calls.append(str(kwargs["Key"]))
+        if len(calls) == 2:
             raise ConnectionError("S3 went away")
-        return upload_part(**kwargs)  # type: ignore[arg-type]
+        return put_object(**kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(aws.s3, "upload_part", failing_second_part)
-    writer = JsonLinesWriter(aws.s3, aws.ingestion_bucket, "address", "run-1", AT,
-                             upload_bytes=5 * MIB, file_bytes=64 * MIB)
+    monkeypatch.setattr(aws.s3, "put_object", failing_second_file)
+    writer = JsonLinesWriter(aws.s3, aws.ingestion_bucket, "address", "run-1", AT, file_bytes=5 * MIB)
     line = b'{"x":"' + b"a" * 1000 + b'"}\n'
 
     def write_all() -> None:
-        for _ in range(20):  # 14,000 lines, about 14 MB: the error surfaces at the next part or the close
+        for _ in range(20):  # 14,000 lines, about 14 MB: the error surfaces at the next file or the close
             writer.write(line * 700)
         writer.close()
 
@@ -65,6 +64,5 @@ def test_a_part_that_fails_in_the_background_fails_the_writer_and_abort_leaves_n
         write_all()
     writer.abort()
 
-    assert calls == [1, 2]
-    assert aws.s3.list_multipart_uploads(Bucket=aws.ingestion_bucket).get("Uploads", []) == []
-    assert aws.keys(aws.ingestion_bucket) == []
+    assert calls == ["address/2026/01/02/run-1.jsonl", "address/2026/01/02/run-1.1.jsonl"]
+    assert aws.keys(aws.ingestion_bucket) == ["address/2026/01/02/run-1.jsonl"]

@@ -43,8 +43,7 @@ def test_writer_writes_nothing_for_no_rows(aws: Aws):
 
 
 def test_writer_splits_files_only_at_line_ends(aws: Aws):
-    writer = JsonLinesWriter(aws.s3, aws.ingestion_bucket, "address", "run-1", AT,
-                             upload_bytes=5 * MIB, file_bytes=5 * MIB)
+    writer = JsonLinesWriter(aws.s3, aws.ingestion_bucket, "address", "run-1", AT, file_bytes=5 * MIB)
     line = b'{"x":"' + b"a" * 1000 + b'"}\n'
     for _ in range(6000):  # about 6 MB: one file past 5 MiB, then the rest
         writer.write(line)

@@ -77,3 +77,21 @@ def test_only_the_state_tables_a_run_changed_are_written_back(aws, monkeypatch):
     assert [key for key in written if key.startswith("state/")] == ["state/address.parquet"]
     assert _state_file(aws, "address").sort_by("address_id").column("city").to_pylist() == ["Bradford", "York"]
     assert _state_file(aws, "transaction").column("transaction_id").to_pylist() == [1, 2]
+
+
+def test_a_first_run_reads_each_of_its_files_once(aws, monkeypatch):
+    from collections import Counter
+
+    fetched: Counter[str] = Counter()
+    get_object = aws.s3.get_object
+
+    def counting(**kwargs):
+        fetched[kwargs["Key"]] += 1
+        return get_object(**kwargs)
+
+    monkeypatch.setattr(aws.s3, "get_object", counting)
+    transform(aws, "run-1", first_run())
+
+    data = {key: count for key, count in fetched.items() if key.endswith(".jsonl")}
+    assert len(data) == 11
+    assert set(data.values()) == {1}  # no state yet: replaying the ingestion bucket skips this run's own files
