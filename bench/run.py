@@ -251,7 +251,8 @@ def _incremental(cloud: LocalCloud, memory: dict[str, int], source: DatabaseCred
 
 def summarize(outcome: ExecutionOutcome, invocations: list[Invocation], seconds: float,
               memory: dict[str, int]) -> dict[str, Any]:
-    """One execution's figures: end to end, per state, per Lambda process."""
+    """One execution's figures: end to end, per state, per Lambda process (`seconds`: the wall time around it)."""
+    wall = seconds
     rows = sum(outcome.extracted.values())
     labelled = _label(outcome, invocations)
     states = []
@@ -264,9 +265,14 @@ def summarize(outcome: ExecutionOutcome, invocations: list[Invocation], seconds:
             "peak_rss_mb": max(i.peak_rss_mb for i in mine) if mine else None,
             "invocations": len(mine), "cold_starts": sum(i.cold_start for i in mine),
             "init_seconds": round(sum(i.init_seconds for i in mine), 3) if mine else None})
+    # End to end is the execution's own start to stop (what the Step Functions console shows); the wall time
+    # around it also holds starting it and up to one poll (0.2 s) of the watcher after it ended.
+    if outcome.execution_seconds is not None:
+        seconds = outcome.execution_seconds
     return {
         "status": outcome.status, "succeeded": outcome.succeeded, "run_id": outcome.run_id,
-        "seconds": round(seconds, 3), "watcher_seconds": outcome.seconds, "rows": rows,
+        "seconds": round(seconds, 3), "wall_seconds": round(wall, 3), "watcher_seconds": outcome.seconds,
+        "rows": rows,
         "rows_per_second": round(rows / seconds) if seconds else None,
         "state_seconds": outcome.state_seconds, "states": states,
         "invocations": [{"state": s, **asdict(i), "memory_mb": memory.get(i.function_name)} for s, i in labelled],

@@ -35,6 +35,9 @@ class ExecutionOutcome:
     loaded: dict[str, int] = field(default_factory=dict)
     state_seconds: dict[str, float] = field(default_factory=dict)
     error: dict[str, str] | None = None
+    # From the execution's own start to stop date, as the Step Functions console shows it; `seconds` is
+    # how long the watcher followed it, up to one poll more.
+    execution_seconds: float | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -43,7 +46,8 @@ class ExecutionOutcome:
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"status": self.status, "run_id": self.run_id, "execution_arn": self.execution_arn,
                                "seconds": self.seconds, "extracted": self.extracted, "transformed": self.transformed,
-                               "loaded": self.loaded, "state_seconds": self.state_seconds}
+                               "loaded": self.loaded, "state_seconds": self.state_seconds,
+                               "execution_seconds": self.execution_seconds}
         if self.error is not None:
             out["error"] = self.error
         return out
@@ -72,6 +76,9 @@ class ExecutionWatcher:
                 self._read_history()
                 self.outcome.status = description["status"]
                 self.outcome.seconds = round(time.monotonic() - started, 2)
+                if description.get("startDate") and description.get("stopDate"):
+                    self.outcome.execution_seconds = round(
+                        (description["stopDate"] - description["startDate"]).total_seconds(), 3)
                 if not self.outcome.succeeded:
                     self.outcome.error = self._last_failure or {
                         "error": description.get("error") or self.outcome.status,
