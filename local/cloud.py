@@ -6,6 +6,7 @@ lets the other commands (execute, simulate, validate, report, down) find the run
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
@@ -144,6 +145,10 @@ class LocalCloud:
             postgres_pid=self.postgres.process.pid if self.postgres and self.postgres.process else None,
             postgres_dir=str(self.postgres.workdir) if self.postgres else None)
         self.state.save(self.directory)
+        # What is loaded by now (moto's and botocore's service models: millions of objects) lives as long as
+        # the cloud. Frozen, the garbage collector stops re-scanning it: a full collection in the middle of an
+        # execution had stalled the emulated AWS for 0.35-0.45 s (measured with gc.callbacks).
+        gc.freeze()
         self.progress(f"ready in {time.monotonic() - started:.1f}s: stack {self.deployment.stack_name}, "
                       f"state machine {self.deployment.state_machine_arn.rsplit(':', 1)[-1]}")
         return self.state
