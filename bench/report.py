@@ -133,7 +133,11 @@ def render(result: dict[str, Any]) -> str:
         line("seed generated source", source["seed_seconds"], rows)
     else:
         line("source reused (not seeded)", None, rows)
-    line(f"floor: COPY TO | COPY FROM ({floor['method']})", floor["seconds"], floor["rows"])
+    samples = floor.get("samples", [floor["seconds"]])
+    mean = f", mean of {len(samples)}" if len(samples) > 1 else ""
+    line(f"floor: COPY TO | COPY FROM ({floor['method']}{mean})", floor["seconds"], floor["rows"])
+    if len(samples) > 1:
+        lines.append(f"  (before / after the full load: {' / '.join(f'{s:.2f}' for s in samples)} s)")
     for other in floor.get("others", []):
         line(f"  (same, through {other['method']})", other["seconds"], other["rows"])
     # Runs recorded before the local cloud kept Lambdas warm carry no cold-start figures: no "warm" label.

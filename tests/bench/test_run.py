@@ -42,6 +42,8 @@ def test_bench_measures_floor_full_load_and_incremental_and_writes_json(pg_serve
     assert floor["rows"] == SOURCE_ROWS
     assert {name: t["rows"] for name, t in floor["tables"].items()} == source["rows"]
     assert floor["seconds"] > 0
+    assert len(floor["samples"]) == 2  # before and after the full load; the figure is their mean
+    assert floor["seconds"] == round(sum(floor["samples"]) / 2, 3)
     assert [other["rows"] for other in floor["others"]] == [SOURCE_ROWS] * len(floor["others"])
 
     full = written["full_load"]
@@ -86,6 +88,7 @@ def test_bench_measures_floor_full_load_and_incremental_and_writes_json(pg_serve
 
     table = render(result)
     assert "floor: COPY TO | COPY FROM" in table
+    assert f"(before / after the full load: {floor['samples'][0]:.2f} / {floor['samples'][1]:.2f} s)" in table
     assert "full load / floor = " in table
     assert "incremental, every Lambda cold: end to end" in table
     assert "  Transform (cold start)" in table
