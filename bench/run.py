@@ -178,12 +178,17 @@ def _settle(server: DatabaseCredentials, progress: Progress, *, quiet_seconds: f
         progress(f"  waited {waited:.1f} s for autovacuum to finish")
 
 
-def _vacuum(database: DatabaseCredentials) -> None:
+def _run_sql(database: DatabaseCredentials, sql: str) -> list[Any]:
+    """One statement on its own connection (autocommit: VACUUM refuses a transaction); its rows."""
     conn = database.connect(io_timeout=None)
     try:
-        conn.run("VACUUM (ANALYZE)")
+        return list(conn.run(sql) or [])
     finally:
         conn.close()
+
+
+def _vacuum(database: DatabaseCredentials) -> None:
+    _run_sql(database, "VACUUM (ANALYZE)")
 
 
 def _indented(progress: Progress) -> Progress:
@@ -191,11 +196,7 @@ def _indented(progress: Progress) -> Progress:
 
 
 def _server_version(credentials: DatabaseCredentials) -> str:
-    conn = credentials.connect()
-    try:
-        return str(conn.run("SHOW server_version")[0][0])
-    finally:
-        conn.close()
+    return str(_run_sql(credentials, "SHOW server_version")[0][0])
 
 
 def _source(source: DatabaseCredentials, scale: int, *, seed: bool, progress: Progress) -> dict[str, Any]:

@@ -136,8 +136,10 @@ def shared_snapshot(conn: pg8000.native.Connection, snapshot_id: str) -> Iterato
         yield
 
 
-def copy_window(conn: pg8000.native.Connection, table: Table, window: Window, sink: ByteSink) -> None:
+def copy_window(conn: pg8000.native.Connection, table: Table, window: Window, sink: ByteSink, *,
+                batch_blocks: int = BATCH_BLOCKS) -> None:
     """Stream the table's rows with `last_updated` in `window` into `sink` as JSON Lines (inside `snapshot`)."""
     conn.run(f"SELECT set_config('{_LOW_SETTING}', :low, true), set_config('{_HIGH_SETTING}', :high, true)",
              low=window.low or "", high=window.high)
-    conn.run(json_lines_sql(table, from_beginning=window.low is None), stream=_Unquoted(sink))
+    conn.run(json_lines_sql(table, from_beginning=window.low is None, batch_blocks=batch_blocks),
+             stream=_Unquoted(sink))

@@ -15,17 +15,15 @@ Taken only where it cannot change the outcome:
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
 from typing import Any, Final
 
 import pg8000.native
-import pgpq
 import pyarrow.parquet as pq
 
 from lambdas.load import merge
 from lambdas.load.merge import Merged, bulk_constraints, drop_constraints, restore_constraints, version_order
-from lambdas.load.staging import BATCH_ROWS, check_schema, copy_chunks, download
+from lambdas.load.staging import BATCH_ROWS, binary_copy, check_schema, copy_chunks, downloaded_parquet
 from lambdas.load.warehouse import is_data_error, qualified, quote_ident
 from lambdas.shared.star_schema import StarTable
 
@@ -62,9 +60,7 @@ def load_directly(conn: pg8000.native.Connection, schema: str, table: StarTable,
 
 def _copy(conn: pg8000.native.Connection, table: StarTable, target: str, *, s3: Any, bucket: str, key: str,
           rows: int) -> int:
-    with tempfile.TemporaryFile() as local:  # Parquet needs random access: its footer is at the end
-        download(s3, bucket, key, local)
-        parquet = pq.ParquetFile(local)
+    with downloaded_parquet(s3, bucket, key) as parquet:
         check_schema(parquet, table, key)
         # A fact's constraints come off while it fills and go back on in one pass (merge.py says why);
         # a dimension keeps its primary key, which the facts' foreign keys depend on.
@@ -83,9 +79,5 @@ def _copy(conn: pg8000.native.Connection, table: StarTable, target: str, *, s3: 
 def _in_version_order(parquet: pq.ParquetFile, table: StarTable) -> Iterator[bytes]:
     """The file's rows sorted as merge_fact orders new versions, as one binary COPY stream."""
     rows = parquet.read().sort_by([(column, "ascending") for column in version_order(table)])
-    encoder = pgpq.ArrowToPostgresBinaryEncoder(rows.schema)
-    yield bytes(encoder.write_header())
-    for batch in rows.to_batches(max_chunksize=BATCH_ROWS):
-        yield bytes(encoder.write_batch(batch))
-    yield bytes(encoder.finish())
+    return binary_copy(rows.schema, rows.to_batches(max_chunksize=BATCH_ROWS))
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import IO, Any, Final
 
 import pg8000.native
@@ -56,10 +57,15 @@ def create_staging(conn: pg8000.native.Connection, table: StarTable) -> None:
 
 
 def copy_chunks(parquet: pq.ParquetFile, batch_rows: int = BATCH_ROWS) -> Iterator[bytes]:
-    """The file's rows as one binary COPY stream, one chunk per record batch (encoded by pgpq, in Rust)."""
-    encoder = pgpq.ArrowToPostgresBinaryEncoder(parquet.schema_arrow)
+    """The file's rows as one binary COPY stream, one chunk per record batch."""
+    return binary_copy(parquet.schema_arrow, parquet.iter_batches(batch_size=batch_rows))
+
+
+def binary_copy(schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
+    """Record batches as one binary COPY stream, a chunk per batch (encoded by pgpq, in Rust)."""
+    encoder = pgpq.ArrowToPostgresBinaryEncoder(schema)
     yield bytes(encoder.write_header())
-    for batch in parquet.iter_batches(batch_size=batch_rows):
+    for batch in batches:
         yield bytes(encoder.write_batch(batch))
     yield bytes(encoder.finish())
 
@@ -122,9 +128,8 @@ def stage_table(conn: pg8000.native.Connection, s3: Any, bucket: str, table: Sta
     create_staging(conn, table)
     rows = 0
     for key in keys:
-        with tempfile.TemporaryFile() as local:  # Parquet needs random access: its footer is at the end
-            download(s3, bucket, key, local)
-            rows += copy_parquet(conn, table, pq.ParquetFile(local), key, batch_rows=batch_rows)
+        with downloaded_parquet(s3, bucket, key) as parquet:
+            rows += copy_parquet(conn, table, parquet, key, batch_rows=batch_rows)
     key_columns = ", ".join(quote_ident(c) for c in table.key)
     try:
         # Indexed after the COPY: one bulk build, and it names a duplicated key if there is one.
@@ -139,7 +144,16 @@ def stage_table(conn: pg8000.native.Connection, s3: Any, bucket: str, table: Sta
     return rows
 
 
-def download(s3: Any, bucket: str, key: str, into: IO[bytes]) -> None:
+@contextmanager
+def downloaded_parquet(s3: Any, bucket: str, key: str) -> Iterator[pq.ParquetFile]:
+    """The object at `key` as a Parquet file, in a local temporary file while the context lasts (Parquet
+    needs random access: its footer is at the end)."""
+    with tempfile.TemporaryFile() as local:
+        _download(s3, bucket, key, local)
+        yield pq.ParquetFile(local)
+
+
+def _download(s3: Any, bucket: str, key: str, into: IO[bytes]) -> None:
     # One GET, streamed: download_fileobj's transfer manager (a thread pool, a HEAD, ranged GETs) cost
     # 0.2 s per file of an incremental run, more than the copy itself.
     body = s3.get_object(Bucket=bucket, Key=key)["Body"]

@@ -82,12 +82,10 @@ def _locate(s3: Any, bucket: str, key: str, source: Table, exc: Exception) -> In
 def parquet_bytes(table: pa.Table, *, delta_encoded: bool = False) -> bytes:
     """`delta_encoded`: for sorted integers (an id set), which it stores as differences, without a dictionary:
     1.42M ids take 7 KB and 15 ms to write, against 4.8 MB and 180 ms dictionary-encoded."""
+    encoding: dict[str, Any] = {"use_dictionary": False, "column_encoding": dict.fromkeys(
+        table.column_names, "DELTA_BINARY_PACKED")} if delta_encoded else {}
     sink = pa.BufferOutputStream()
-    if delta_encoded:
-        pq.write_table(table, sink, compression="zstd", use_dictionary=False,
-                       column_encoding=dict.fromkeys(table.column_names, "DELTA_BINARY_PACKED"))
-    else:
-        pq.write_table(table, sink, compression="zstd")
+    pq.write_table(table, sink, compression="zstd", **encoding)
     return bytes(sink.getvalue().to_pybytes())
 
 

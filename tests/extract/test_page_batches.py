@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from lambdas.extract.reader import _Unquoted, copy_window, json_lines_sql, snapshot
+from lambdas.extract.reader import copy_window, snapshot
 from lambdas.extract.schema_check import require_server_version
 from lambdas.extract.window import Window
 from lambdas.shared.database import DatabaseCredentials
@@ -36,10 +36,7 @@ def _read(credentials: DatabaseCredentials, window: Window, batch_blocks: int) -
     try:
         sink = io.BytesIO()
         with snapshot(conn):
-            conn.run("SELECT set_config('onyx.window_low', :low, true), set_config('onyx.window_high', :high, true)",
-                     low=window.low or "", high=window.high)
-            conn.run(json_lines_sql(DESIGN, from_beginning=window.low is None, batch_blocks=batch_blocks),
-                     stream=_Unquoted(sink))
+            copy_window(conn, DESIGN, window, sink, batch_blocks=batch_blocks)
             batches = int(conn.row_count)
         return [json.loads(line) for line in sink.getvalue().splitlines()], batches
     finally:

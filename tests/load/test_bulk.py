@@ -159,31 +159,6 @@ def test_a_bulk_load_into_a_filled_table_referring_to_a_missing_row_fails_naming
     assert constraints_and_indexes(warehouse) == schema
 
 
-def test_a_version_twice_in_one_run_is_refused_on_the_bulk_path_and_nothing_is_written(aws, warehouse,
-                                                                                       bulk_from_one_row):
-    orders = [sales_order(1), sales_order(2), sales_order(2, units_sold=5)]
-    before = contents(warehouse)
-
-    with pytest.raises(InvalidData) as failure:
-        load(warehouse, aws, write_run(aws, "run-1", full_run(fact_sales_order=orders)))
-
-    assert (failure.value.table, failure.value.key, failure.value.rule) == (
-        "fact_sales_order", "sales_order_id=2, last_updated_date=2022-11-03, last_updated_time=14:20:52.186",
-        "is duplicated")
-    assert contents(warehouse) == before
-
-
-def test_a_key_twice_in_a_first_dimension_load_is_refused_and_nothing_is_written(aws, warehouse):
-    before = contents(warehouse)
-
-    with pytest.raises(InvalidData) as failure:
-        load(warehouse, aws, write_run(aws, "run-1", full_run(dim_staff=[staff(1), staff(1, last_name="X")])))
-
-    assert (failure.value.table, failure.value.key, failure.value.rule) == ("dim_staff", "staff_id=1",
-                                                                            "is duplicated")
-    assert contents(warehouse) == before
-
-
 def test_a_first_load_fills_dim_date_with_exactly_the_dates_of_the_facts(aws, warehouse, bulk_from_one_row):
     first, _ = history()
 

@@ -10,17 +10,14 @@ import pytest
 from lambdas.load import direct, merge, staging
 from lambdas.load.migrate import apply_migrations
 from lambdas.shared.errors import InvalidData
+from lambdas.shared.star_schema import STAR_TABLES
 from tests.load.builders import at, full_run, sales_order, staff, write_run
 from tests.load.conftest import contents, rows
 from tests.load.test_bulk import SLOW, constraints_and_indexes, history, load, load_slowly, star_tables
 
 
-@pytest.fixture
-def direct_from_one_row(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every first load of a table takes the direct path (and a fact's the bulk one); returns the tables
-    that went through a staging table instead."""
-    monkeypatch.setattr(direct, "DIRECT_MIN_ROWS", 1)
-    monkeypatch.setattr(merge, "BULK_ROWS", 1)
+def _record_staged(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The tables the load puts through a staging table, in order, as it goes."""
     staged: list[str] = []
     stage_table = staging.stage_table
 
@@ -30,6 +27,33 @@ def direct_from_one_row(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr("lambdas.load.runner.stage_table", recording)
     return staged
+
+
+@pytest.fixture
+def direct_from_one_row(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every first load of a table takes the direct path (and a fact's the bulk one); returns the tables
+    that went through a staging table instead."""
+    monkeypatch.setattr(direct, "DIRECT_MIN_ROWS", 1)
+    monkeypatch.setattr(merge, "BULK_ROWS", 1)
+    return _record_staged(monkeypatch)
+
+
+@pytest.fixture(params=["staging", "direct"])
+def first_load_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> tuple[str, list[str]]:
+    """Either path of a first load (every fact load on the bulk path): (its name, the tables it staged)."""
+    if request.param == "direct":
+        monkeypatch.setattr(direct, "DIRECT_MIN_ROWS", 1)
+    monkeypatch.setattr(merge, "BULK_ROWS", 1)
+    return request.param, _record_staged(monkeypatch)
+
+
+def _staged_until(path: str, run: dict[str, list[Any]], failing: str) -> list[str]:
+    """What a first load stages before `failing` refuses its rows: on the direct path only that table (refused,
+    then explained by the staging path); on the staging path every table with rows up to it."""
+    if path == "direct":
+        return [failing]
+    names = [t.name for t in STAR_TABLES]
+    return [name for name in names[:names.index(failing) + 1] if run[name]]
 
 
 def test_a_first_load_copies_every_table_straight_in_with_the_rows_of_the_staging_path(
@@ -62,17 +86,19 @@ def test_after_a_direct_first_load_every_constraint_and_index_is_back(aws, wareh
     assert direct_from_one_row.count("fact_sales_order") == 1  # the second run merges into a filled table
 
 
-def test_a_version_twice_in_a_first_load_is_refused_as_by_the_staging_path(aws, warehouse, direct_from_one_row):
-    orders = [sales_order(1), sales_order(2), sales_order(2, units_sold=5)]
+def test_a_version_twice_in_a_first_load_is_refused_on_either_path_and_nothing_is_written(aws, warehouse,
+                                                                                          first_load_path):
+    path, staged = first_load_path
+    run = full_run(fact_sales_order=[sales_order(1), sales_order(2), sales_order(2, units_sold=5)])
     before, schema = contents(warehouse), constraints_and_indexes(warehouse)
 
     with pytest.raises(InvalidData) as failure:
-        load(warehouse, aws, write_run(aws, "run-1", full_run(fact_sales_order=orders)))
+        load(warehouse, aws, write_run(aws, "run-1", run))
 
     assert (failure.value.table, failure.value.key, failure.value.rule) == (
         "fact_sales_order", "sales_order_id=2, last_updated_date=2022-11-03, last_updated_time=14:20:52.186",
         "is duplicated")
-    assert "fact_sales_order" in direct_from_one_row  # refused directly, then explained by the staging path
+    assert staged == _staged_until(path, run, "fact_sales_order")
     assert contents(warehouse) == before
     assert constraints_and_indexes(warehouse) == schema
 
@@ -90,16 +116,18 @@ def test_a_missing_reference_in_a_first_load_is_named_and_nothing_is_written(aws
     assert contents(warehouse) == before
 
 
-def test_a_key_twice_in_a_first_dimension_load_is_refused_as_by_the_staging_path(aws, warehouse,
-                                                                                   direct_from_one_row):
+def test_a_key_twice_in_a_first_dimension_load_is_refused_on_either_path_and_nothing_is_written(aws, warehouse,
+                                                                                                first_load_path):
+    path, staged = first_load_path
+    run = full_run(dim_staff=[staff(1), staff(1, last_name="X")])
     before = contents(warehouse)
 
     with pytest.raises(InvalidData) as failure:
-        load(warehouse, aws, write_run(aws, "run-1", full_run(dim_staff=[staff(1), staff(1, last_name="X")])))
+        load(warehouse, aws, write_run(aws, "run-1", run))
 
     assert (failure.value.table, failure.value.key, failure.value.rule) == ("dim_staff", "staff_id=1",
                                                                             "is duplicated")
-    assert direct_from_one_row == ["dim_staff"]
+    assert staged == _staged_until(path, run, "dim_staff")
     assert contents(warehouse) == before
 
 
