@@ -1,6 +1,6 @@
 """Realistic, deterministic Totesys data at any scale, as COPY lines per table.
 
-Shapes follow the real sample in shared/data/totesys: ~30 addresses, 20 counterparties, GBP/USD/EUR,
+Shapes follow the real sample in data/totesys: ~30 addresses, 20 counterparties, GBP/USD/EUR,
 8 departments, ~500 designs, 20 staff, 4 payment types; N sales orders (units 1,000-100,000 at
 2.00-4.00), 0.42 N purchase orders (1-999 items at 3.32-999.07), one transaction per order and one
 payment per transaction, all spread over two years. Every table has its own random stream derived

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import IO
 
 import pg8000.native
 
@@ -16,6 +18,8 @@ from local.seed.generator import TotesysGenerator
 
 SCHEMA_SQL = Path(__file__).resolve().parent.parent / "sql" / "totesys_schema.sql"
 Progress = Callable[[str], None]
+# What a table's dump may be called, in order of preference; the repository's sample is gzipped.
+DUMP_SUFFIXES = (".jsonl", ".jsonl.gz", ".json")
 
 
 class SeedError(RuntimeError):
@@ -129,7 +133,7 @@ def seed_generated(credentials: DatabaseCredentials, scale: int, seed: int = 1, 
 
 def seed_from_jsonl(credentials: DatabaseCredentials, directory: Path, *, reset: bool = False,
                     progress: Progress = lambda _: None) -> dict[str, int]:
-    """Load a directory of Totesys JSON Lines dumps (`<table>.jsonl` or `.json`) exactly as they are.
+    """Load a directory of Totesys JSON Lines dumps (`<table>.jsonl`, `.jsonl.gz` or `.json`) exactly as they are.
 
     A dump without `payment` gets one synthesized payment per transaction, consistent with its order.
     """
@@ -154,7 +158,7 @@ def _dump_files(directory: Path) -> dict[str, Path]:
         raise SeedError(f"{directory}: not a directory")
     files: dict[str, Path] = {}
     for table in TABLES:
-        for suffix in (".jsonl", ".json"):
+        for suffix in DUMP_SUFFIXES:
             if (directory / f"{table.name}{suffix}").is_file():
                 files[table.name] = directory / f"{table.name}{suffix}"
                 break
@@ -164,10 +168,17 @@ def _dump_files(directory: Path) -> dict[str, Path]:
     return files
 
 
+def open_dump(path: Path) -> IO[str]:
+    """A dump opened as text, decompressed on the fly when it is gzipped (`.gz`)."""
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8")
+    return path.open(encoding="utf-8")
+
+
 def _dump_lines(path: Path, table: Table) -> Iterator[str]:
     """Each line of a dump as a COPY line, refusing anything that is not one row of `table`."""
     expected = set(table.column_names)
-    with path.open(encoding="utf-8") as dump:
+    with open_dump(path) as dump:
         for number, text in enumerate(dump, start=1):
             if not text.strip():
                 continue

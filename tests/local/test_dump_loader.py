@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
+import gzip
 
 import pytest
 
 from local.seed.load import SeedError, seed_from_jsonl
 
-# Row counts from shared/data/totesys/SOURCES.md.
+# Row counts from data/totesys/SOURCES.md.
 SAMPLE_COUNTS = {"address": 30, "counterparty": 20, "currency": 3, "department": 8, "design": 472,
                  "payment_type": 4, "purchase_order": 4640, "sales_order": 11175, "staff": 20,
                  "transaction": 15815}
@@ -33,10 +33,10 @@ def test_the_real_sample_loads_exactly_with_one_payment_per_transaction(source_d
 
 
 @pytest.fixture
-def dump_copy(tmp_path, sample_dir):
-    for table in SAMPLE_COUNTS:
-        shutil.copy(sample_dir / f"{table}.jsonl", tmp_path / f"{table}.jsonl")
-    return tmp_path
+def dump_copy(plain_sample):
+    """The sample as plain `.jsonl` files (the other format a dump may have), ready to be spoiled."""
+    assert sorted(p.name for p in plain_sample.iterdir()) == sorted(f"{t}.jsonl" for t in SAMPLE_COUNTS)
+    return plain_sample
 
 
 def _replace_line(path, number, text):
@@ -77,3 +77,12 @@ def test_a_row_referring_to_a_missing_parent_is_refused_naming_the_key(source_db
     with pytest.raises(SeedError, match=r"staff\.department_id refers to a missing department: "
                                         r"Key \(department_id\)=\(99\) is not present"):
         seed_from_jsonl(source_db, dump_copy)
+
+
+def test_a_bad_line_in_a_gzipped_dump_names_the_gzipped_file(source_db, sample_dir, tmp_path):
+    for path in sample_dir.glob("*.jsonl.gz"):
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    with gzip.open(tmp_path / "department.jsonl.gz", "at", encoding="utf-8") as dump:
+        dump.write("[1, 2]\n")
+    with pytest.raises(SeedError, match=r"department\.jsonl\.gz:9: expected a JSON object, got list"):
+        seed_from_jsonl(source_db, tmp_path)

@@ -49,12 +49,10 @@ def test_seed_fills_a_database_and_reports_each_table(source_db):
         conn.close()
 
 
-def test_a_malformed_dump_line_is_reported_with_file_and_line(source_db, tmp_path, sample_dir):
-    for path in sample_dir.glob("*.jsonl"):
-        (tmp_path / path.name).write_bytes(path.read_bytes())
-    lines = (tmp_path / "department.jsonl").read_text().splitlines()
+def test_a_malformed_dump_line_is_reported_with_file_and_line(source_db, plain_sample):
+    lines = (plain_sample / "department.jsonl").read_text().splitlines()
     lines[2] = "not json"
-    (tmp_path / "department.jsonl").write_text("\n".join(lines) + "\n")
-    result = _seed("--url", source_db.to_url(), "--from-jsonl", str(tmp_path))
+    (plain_sample / "department.jsonl").write_text("\n".join(lines) + "\n")
+    result = _seed("--url", source_db.to_url(), "--from-jsonl", str(plain_sample))
     assert result.returncode == 1
-    assert f"error: {tmp_path}/department.jsonl:3: not valid JSON" in result.stderr
+    assert f"error: {plain_sample}/department.jsonl:3: not valid JSON" in result.stderr

@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 import pytest
 
 from lambdas.shared.totesys import TABLES_BY_NAME, TIMESTAMP
+from local.seed.load import open_dump
 from tests.transform.runs import read_star, transform
 
 MONEY_COLUMNS = {"sales_order": "unit_price", "purchase_order": "item_unit_price"}
@@ -36,13 +37,14 @@ def _contract_row(table: str, raw: dict[str, Any]) -> dict[str, Any]:
 
 def _sample(sample_dir: Path) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Decimal]]:
     rows, sums = {}, {}
-    for path in sorted(sample_dir.glob("*.jsonl")):
-        table = path.stem
-        exact = [json.loads(line, parse_float=Decimal) for line in path.read_text().splitlines() if line.strip()]
+    for path in sorted(sample_dir.glob("*.jsonl.gz")):
+        table = path.name.removesuffix(".jsonl.gz")
+        with open_dump(path) as dump:
+            lines = [line for line in dump.read().splitlines() if line.strip()]
+        exact = [json.loads(line, parse_float=Decimal) for line in lines]
         if table in MONEY_COLUMNS:
             sums[table] = sum((r[MONEY_COLUMNS[table]] for r in exact), Decimal("0"))
-        rows[table] = [_contract_row(table, json.loads(line)) for line in path.read_text().splitlines()
-                       if line.strip()]
+        rows[table] = [_contract_row(table, json.loads(line)) for line in lines]
     rows["payment"] = []  # the sample has no payments; none are made up
     return rows, sums
 
