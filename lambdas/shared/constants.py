@@ -9,6 +9,17 @@ SERVICE_NAME: Final = "onyx"
 METRICS_NAMESPACE: Final = "Onyx"
 
 
+class RowMetrics:
+    """The metrics each stage emits once per table, with the one dimension TABLE_DIMENSION (the dashboard's)."""
+
+    EXTRACTED: Final = "RowsExtracted"
+    TRANSFORMED: Final = "RowsTransformed"
+    LOADED: Final = "RowsLoaded"
+
+
+TABLE_DIMENSION: Final = "Table"
+
+
 class Env:
     """Environment variable names the Lambda functions read (set by the stack, validated by each handler)."""
 
