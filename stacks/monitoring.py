@@ -11,7 +11,7 @@ from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from lambdas.shared.constants import METRICS_NAMESPACE, TABLE_DIMENSION, RowMetrics
+from lambdas.shared.constants import METRICS_NAMESPACE, ROWS_PER_TABLE_DIMENSIONS, RowMetrics
 from stacks.config import OnyxConfig
 from stacks.pipeline import Pipeline, StageFunction
 
@@ -26,8 +26,9 @@ ROW_METRICS: Final = (
 
 
 def rows_per_table(metric_name: str) -> str:
-    """One line per table: a search in the metric's schema, the namespace and its one dimension, the table."""
-    query = f'{{{METRICS_NAMESPACE},{TABLE_DIMENSION}}} MetricName="{metric_name}"'
+    """One line per table: a search in the metric's schema (namespace and exactly its dimensions, the table's)."""
+    schema = ",".join((METRICS_NAMESPACE, *ROWS_PER_TABLE_DIMENSIONS))
+    query = f'{{{schema}}} MetricName="{metric_name}"'
     return f"SEARCH('{query}', 'Sum', {ROWS_PERIOD.to_seconds():.0f})"
 
 

@@ -18,6 +18,11 @@ class RowMetrics:
 
 
 TABLE_DIMENSION: Final = "Table"
+# Powertools names every metric's service (POWERTOOLS_SERVICE_NAME, SERVICE_NAME here) in this dimension.
+SERVICE_DIMENSION: Final = "service"
+# The dimensions of every rows-per-table metric: all of them, since a CloudWatch search by schema matches the
+# metrics with exactly these dimensions.
+ROWS_PER_TABLE_DIMENSIONS: Final = (SERVICE_DIMENSION, TABLE_DIMENSION)
 
 
 class Env:

@@ -11,7 +11,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lambdas.shared.constants import METRICS_NAMESPACE, SERVICE_NAME, TABLE_DIMENSION
+from lambdas.shared.constants import METRICS_NAMESPACE, SERVICE_DIMENSION, SERVICE_NAME, TABLE_DIMENSION
 
 logger = Logger(service=SERVICE_NAME)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
@@ -52,9 +52,10 @@ def stage_handler(stage: str) -> Callable[[Handler], Handler]:
 
 
 def rows_per_table(metric_name: str, counts: Mapping[str, int]) -> None:
-    """One metric per table, with exactly one dimension, TABLE_DIMENSION (what the dashboard searches for):
-    single metrics, since the metrics emitter holds one dimension set for all its metrics."""
+    """One metric per table with exactly the dimensions ROWS_PER_TABLE_DIMENSIONS (the dashboard searches for
+    those): the service, whatever the environment says, and the table. Single metrics, since the emitter holds
+    one dimension set for all its metrics; the emitter's default dimensions are left out on purpose."""
     for table, rows in counts.items():
-        with single_metric(name=metric_name, unit=MetricUnit.Count, value=rows,
-                           namespace=metrics.namespace) as metric:
+        with single_metric(name=metric_name, unit=MetricUnit.Count, value=rows, namespace=metrics.namespace,
+                           default_dimensions={SERVICE_DIMENSION: SERVICE_NAME}) as metric:
             metric.add_dimension(name=TABLE_DIMENSION, value=table)

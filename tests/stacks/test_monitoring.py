@@ -89,5 +89,5 @@ def test_dashboard_shows_executions_durations_and_rows_per_table(synthesized):
     for verb, metric in [("extracted", "RowsExtracted"), ("transformed", "RowsTransformed"), ("loaded", "RowsLoaded")]:
         assert f'"title":"Rows {verb} per table"' in body
         # The schema {namespace,dimension} matches exactly the metrics the handlers emit per table.
-        assert f"SEARCH('{{Onyx,Table}} MetricName=\\\"{metric}\\\"', 'Sum', 900)" in body
+        assert f"SEARCH('{{Onyx,service,Table}} MetricName=\\\"{metric}\\\"', 'Sum', 900)" in body
 
