@@ -14,7 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from lambdas.shared.constants import States
+from bench.run import state_of_handler
 from lambdas.shared.database import DatabaseCredentials
 from local.cloud import LocalCloud, UpOptions
 from local.lambda_invoker import FunctionSpec
@@ -55,7 +55,7 @@ def profile_full_load(source: DatabaseCredentials, warehouse: DatabaseCredential
 
         def hook(spec: FunctionSpec, event: dict[str, Any]) -> dict[str, str]:
             return {"PYTHONPATH": f"{hook_dir}:{REPO}", "ONYX_BENCH_PROFILE_DIR": str(out_dir),
-                    "ONYX_BENCH_PROFILE_NAME": f"{next(counter):02d}-{_state(spec, event)}"}
+                    "ONYX_BENCH_PROFILE_NAME": f"{next(counter):02d}-{state_of_handler(spec.handler)}"}
 
         cloud = LocalCloud(directory=directory, progress=lambda m: progress(f"  {m}"))
         cloud.up(UpOptions(source_url=source.to_url(), warehouse_url=warehouse.to_url(),
@@ -74,13 +74,6 @@ def profile_full_load(source: DatabaseCredentials, warehouse: DatabaseCredential
         summary["stages"][session_file.stem] = summarize_session(session_file)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary
-
-
-def _state(spec: FunctionSpec, event: dict[str, Any]) -> str:
-    stage = spec.handler.split(".")[1] if spec.handler.count(".") >= 2 else spec.name
-    if stage == "extract":
-        return States.ADVANCE_WATERMARK if event.get("commit") else States.EXTRACT
-    return {"transform": States.TRANSFORM, "load": States.LOAD}.get(stage, stage)
 
 
 def summarize_session(path: Path) -> dict[str, Any]:

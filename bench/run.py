@@ -51,8 +51,10 @@ OVERRIDES = NO_SAFETY_LAG  # fresh changes are visible to the very next run
 # amended order updates its payment too (2 rows), a payment made is 1: 3*150 + 3*60 + 2*125 + 120 = 1,000.
 INCREMENTAL = Activity(new_sales_orders=150, new_purchase_orders=60, amended_orders=125, payments_made=120,
                        address_changes=0, department_changes=0)
-TASK_STATES = (States.EXTRACT, States.TRANSFORM, States.LOAD, States.ADVANCE_WATERMARK)
 STATE_ROWS = {States.EXTRACT: "extracted", States.TRANSFORM: "transformed", States.LOAD: "loaded"}
+# The state each function serves, by its handler's package (`lambdas.<package>.handler.handler`).
+STATE_OF_PACKAGE = {"extract": States.EXTRACT, "transform": States.TRANSFORM, "load": States.LOAD,
+                    "watermark": States.ADVANCE_WATERMARK}
 Progress = Callable[[str], None]
 SETTLE_TIMEOUT = 300.0  # seconds to wait for autovacuum before measuring anyway
 
@@ -287,7 +289,7 @@ def summarize(outcome: ExecutionOutcome, invocations: list[Invocation], seconds:
     """One execution's figures: end to end, per state, per Lambda process (`seconds`: the wall time around it)."""
     wall = seconds
     rows = sum(outcome.extracted.values())
-    labelled = _label(outcome, invocations)
+    labelled = _label(invocations)
     states = []
     for state, state_seconds in outcome.state_seconds.items():
         mine = [i for s, i in labelled if s == state]
@@ -313,21 +315,15 @@ def summarize(outcome: ExecutionOutcome, invocations: list[Invocation], seconds:
         "error": outcome.error}
 
 
-def _label(outcome: ExecutionOutcome, invocations: list[Invocation]) -> list[tuple[str, Invocation]]:
-    """Which state each Lambda process served: in order when there were no retries, else by handler."""
-    tasks = [s for s in outcome.state_seconds if s in TASK_STATES]
-    if len(tasks) == len(invocations):
-        return list(zip(tasks, invocations, strict=True))
-    by_module = {"extract": States.EXTRACT, "transform": States.TRANSFORM, "load": States.LOAD}
-    labelled = []
-    for index, invocation in enumerate(invocations):
-        stage = invocation.handler.split(".")[1] if invocation.handler.count(".") >= 2 else ""
-        state = by_module.get(stage, invocation.handler)
-        later_extracts = [i for i in invocations[index + 1:] if i.handler == invocation.handler]
-        if state == States.EXTRACT and States.ADVANCE_WATERMARK in tasks and not later_extracts and index > 0:
-            state = States.ADVANCE_WATERMARK
-        labelled.append((state, invocation))
-    return labelled
+def state_of_handler(handler: str) -> str:
+    """The state a Lambda handler path (`lambdas.<package>.handler.handler`) serves; the path when unknown."""
+    parts = handler.split(".")
+    return STATE_OF_PACKAGE.get(parts[1], handler) if len(parts) >= 3 else handler
+
+
+def _label(invocations: list[Invocation]) -> list[tuple[str, Invocation]]:
+    """Which state each Lambda process served: each state has a function of its own."""
+    return [(state_of_handler(invocation.handler), invocation) for invocation in invocations]
 
 
 def _conclude(result: dict[str, Any]) -> None:

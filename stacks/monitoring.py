@@ -11,19 +11,24 @@ from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from lambdas.shared.constants import METRICS_NAMESPACE
+from lambdas.shared.constants import METRICS_NAMESPACE, ROWS_PER_TABLE_DIMENSIONS, RowMetrics
 from stacks.config import OnyxConfig
 from stacks.pipeline import Pipeline, StageFunction
 
 PERIOD: Final = Duration.minutes(5)
 ROWS_PERIOD: Final = Duration.minutes(15)
-# The Powertools metrics the handlers emit once per table (with a table dimension).
-ROW_METRICS: Final = (("extracted", "RowsExtracted"), ("transformed", "RowsTransformed"), ("loaded", "RowsLoaded"))
+# The Powertools metrics the handlers emit once per table (lambdas.shared.observability.rows_per_table).
+ROW_METRICS: Final = (
+    ("extracted", RowMetrics.EXTRACTED),
+    ("transformed", RowMetrics.TRANSFORMED),
+    ("loaded", RowMetrics.LOADED),
+)
 
 
 def rows_per_table(metric_name: str) -> str:
-    """One line per table, whatever the metric's dimension names: a search on namespace and metric name."""
-    query = f'Namespace="{METRICS_NAMESPACE}" MetricName="{metric_name}"'
+    """One line per table: a search in the metric's schema (namespace and exactly its dimensions, the table's)."""
+    schema = ",".join((METRICS_NAMESPACE, *ROWS_PER_TABLE_DIMENSIONS))
+    query = f'{{{schema}}} MetricName="{metric_name}"'
     return f"SEARCH('{query}', 'Sum', {ROWS_PERIOD.to_seconds():.0f})"
 
 
@@ -45,7 +50,7 @@ class Monitoring(Construct):
         self._action = actions.SnsAction(alert_topic)
         self.alarms: list[cloudwatch.Alarm] = []
         machine = pipeline.state_machine
-        stages = (pipeline.extract, pipeline.transform, pipeline.load)
+        stages = pipeline.stages
         prefix = f"Onyx {config.env_name}"
 
         self._alarm(

@@ -7,6 +7,7 @@ from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
 from stacks.onyx_stack import OnyxStack
+from stacks.pipeline import WATERMARK_READS, WATERMARK_WRITES
 
 PACK = "AwsSolutions"
 
@@ -33,7 +34,7 @@ def _arn_of(element: IConstruct) -> str:
 
 def acknowledge_reviewed_findings(stack: OnyxStack) -> None:
     pipeline, lake = stack.pipeline, stack.data_lake
-    for stage in (pipeline.extract, pipeline.transform, pipeline.load):
+    for stage in pipeline.stages:
         acknowledge(
             stage.function,
             "L1",
@@ -58,13 +59,21 @@ def acknowledge_reviewed_findings(stack: OnyxStack) -> None:
                 "Object-level actions on this one pipeline bucket; keys are per table, date and run id, so they "
                 "cannot be listed in advance. The actions are explicit (no s3:*, no delete).",
             )
+    ingestion = _arn_of(lake.ingestion)
+    for keys in (WATERMARK_READS, WATERMARK_WRITES):
+        acknowledge(
+            pipeline.advance_watermark.role,
+            f"IAM5[Resource::{ingestion}/{keys}]",
+            "AdvanceWatermark reads any run's extract manifest and adds a watermark object named by the run's "
+            "high and id: one key pattern each, get or put only.",
+        )
     machine_role = pipeline.state_machine.role
     acknowledge(
         machine_role,
         "IAM5[Resource::*]",
         "Step Functions X-Ray tracing and CloudWatch Logs delivery (logs:*LogDelivery*) support no resource scoping.",
     )
-    for stage in (pipeline.extract, pipeline.transform, pipeline.load):
+    for stage in pipeline.stages:
         acknowledge(
             machine_role,
             f"IAM5[Resource::{_arn_of(stage.function)}:*]",

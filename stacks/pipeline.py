@@ -1,4 +1,4 @@
-"""The pipeline: three Lambda functions, the state machine that runs them, and the schedule that starts it."""
+"""The pipeline: four Lambda functions, the state machine that runs them, and the schedule that starts it."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from lambdas.extract.watermarks import PREFIX as WATERMARK_PREFIX
 from lambdas.shared.constants import METRICS_NAMESPACE, SERVICE_NAME, Env
+from lambdas.shared.layout import extract_manifest_key
 from stacks.bundling import lambda_code
 from stacks.config import LOG_RETENTION_DAYS, OnyxConfig
 from stacks.data_lake import DataLake
@@ -33,17 +35,26 @@ S3_LIST: Final = ("s3:ListBucket",)
 SECRET_READ: Final = ("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret")
 
 
+# AdvanceWatermark reads one manifest and writes one small object: the smallest size that imports boto3 and
+# Powertools quickly, and a minute where it takes a second.
+WATERMARK_MEMORY_MB: Final = 256
+WATERMARK_TIMEOUT_SECONDS: Final = 60
+# The only ingestion keys AdvanceWatermark touches: each run's extract manifest, and the watermark objects.
+WATERMARK_READS: Final = extract_manifest_key("*")
+WATERMARK_WRITES: Final = f"{WATERMARK_PREFIX}*"
+
+
 @dataclass(frozen=True)
 class FunctionSpec:
-    stage: str
+    stage: str  # the package under `lambdas/` whose `handler.handler` the function runs
     memory_mb: int
     timeout_seconds: int
     environment: dict[str, str]
     reserved_concurrency: int | None
 
 
-def _grant_objects(role: iam.Role, sid: str, bucket: s3.IBucket, actions: tuple[str, ...]) -> None:
-    role.add_to_policy(iam.PolicyStatement(sid=sid, actions=list(actions), resources=[bucket.arn_for_objects("*")]))
+def _grant_objects(role: iam.Role, sid: str, bucket: s3.IBucket, actions: tuple[str, ...], keys: str = "*") -> None:
+    role.add_to_policy(iam.PolicyStatement(sid=sid, actions=list(actions), resources=[bucket.arn_for_objects(keys)]))
 
 
 def _grant_list(role: iam.Role, sid: str, bucket: s3.IBucket) -> None:
@@ -114,7 +125,8 @@ def retention(days: int) -> logs.RetentionDays:
 
 
 class Pipeline(Construct):
-    """Extract, Transform and Load functions (least privilege each), the state machine and its schedule."""
+    """Extract, Transform, Load and AdvanceWatermark functions (least privilege each), the state machine and its
+    schedule."""
 
     def __init__(
         self, scope: Construct, construct_id: str, *, config: OnyxConfig, data_lake: DataLake, alert_topic: sns.ITopic
@@ -177,6 +189,22 @@ class Pipeline(Construct):
                 },
             ),
         )
+        # Its own function, not the extract's with a flag: moving the watermarks needs no secret and no database.
+        self.advance_watermark = StageFunction(
+            self,
+            "AdvanceWatermark",
+            code=code,
+            config=config,
+            spec=FunctionSpec(
+                stage="watermark",
+                memory_mb=WATERMARK_MEMORY_MB,
+                timeout_seconds=WATERMARK_TIMEOUT_SECONDS,
+                reserved_concurrency=None,
+                environment={Env.INGESTION_BUCKET: ingestion.bucket_name},
+            ),
+        )
+        # Every function of the pipeline, in the order the state machine runs them.
+        self.stages: tuple[StageFunction, ...] = (self.extract, self.transform, self.load, self.advance_watermark)
 
         # Least privilege: extract reads its secret and its own watermark, writes the ingestion bucket.
         _grant_secret(self.extract.role, "ReadSourceSecret", source_secret)
@@ -191,6 +219,12 @@ class Pipeline(Construct):
         _grant_objects(self.load.role, "ReadProcessedObjects", processed, S3_READ)
         _grant_list(self.load.role, "ListProcessed", processed)
         _grant_secret(self.load.role, "ReadWarehouseSecret", warehouse_secret)
+        # AdvanceWatermark reads the run's extract manifest (its highs) and adds one watermark object: nothing else.
+        _grant_objects(self.advance_watermark.role, "ReadExtractManifests", ingestion, S3_READ,
+                       keys=WATERMARK_READS)
+        _grant_objects(self.advance_watermark.role, "WriteWatermarks", ingestion, ("s3:PutObject",),
+                       keys=WATERMARK_WRITES)
+        _grant_list(self.advance_watermark.role, "ListIngestion", ingestion)
 
         self.workflow = PipelineWorkflow(
             self,
@@ -199,6 +233,7 @@ class Pipeline(Construct):
             extract=self.extract.function,
             transform=self.transform.function,
             load=self.load.function,
+            advance_watermark=self.advance_watermark.function,
             alert_topic=alert_topic,
         )
         self.state_machine_logs = logs.LogGroup(

@@ -60,6 +60,7 @@ class PipelineWorkflow(Construct):
         extract: lambda_.IFunction,
         transform: lambda_.IFunction,
         load: lambda_.IFunction,
+        advance_watermark: lambda_.IFunction,
         alert_topic: sns.ITopic,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -119,9 +120,8 @@ class PipelineWorkflow(Construct):
                 .next(task(States.LOAD, load))
                 # Only a run that reached the warehouse moves the watermarks: a run failing anywhere
                 # before is extracted again by the next one, so nothing is lost to it.
-                .next(task(States.ADVANCE_WATERMARK, extract,
-                           sfn.TaskInput.from_object({"run_id": sfn.JsonPath.string_at("$.run_id"), "commit": True}),
-                           result_path="$.watermark"))
+                # Its input is Load's output, whose run_id is all it reads; its output goes beside it.
+                .next(task(States.ADVANCE_WATERMARK, advance_watermark, result_path="$.watermark"))
                 .next(done),
             )
             .otherwise(done)

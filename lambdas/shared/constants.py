@@ -9,6 +9,22 @@ SERVICE_NAME: Final = "onyx"
 METRICS_NAMESPACE: Final = "Onyx"
 
 
+class RowMetrics:
+    """The metrics each stage emits once per table, with the one dimension TABLE_DIMENSION (the dashboard's)."""
+
+    EXTRACTED: Final = "RowsExtracted"
+    TRANSFORMED: Final = "RowsTransformed"
+    LOADED: Final = "RowsLoaded"
+
+
+TABLE_DIMENSION: Final = "Table"
+# Powertools names every metric's service (POWERTOOLS_SERVICE_NAME, SERVICE_NAME here) in this dimension.
+SERVICE_DIMENSION: Final = "service"
+# The dimensions of every rows-per-table metric: all of them, since a CloudWatch search by schema matches the
+# metrics with exactly these dimensions.
+ROWS_PER_TABLE_DIMENSIONS: Final = (SERVICE_DIMENSION, TABLE_DIMENSION)
+
+
 class Env:
     """Environment variable names the Lambda functions read (set by the stack, validated by each handler)."""
 

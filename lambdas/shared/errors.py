@@ -7,11 +7,15 @@ class OnyxError(Exception):
     """Base of every failure Onyx raises on purpose."""
 
 
-class SourceUnavailable(OnyxError):
+class DatabaseUnavailable(OnyxError):
+    """A database cannot be reached or timed out: transient, retried, with its secret read afresh."""
+
+
+class SourceUnavailable(DatabaseUnavailable):
     """Totesys cannot be reached or timed out: transient, retried."""
 
 
-class WarehouseUnavailable(OnyxError):
+class WarehouseUnavailable(DatabaseUnavailable):
     """The warehouse cannot be reached or timed out: transient, retried."""
 
 

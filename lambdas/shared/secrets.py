@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from aws_lambda_powertools.utilities import parameters
 
 from lambdas.shared.database import DatabaseCredentials
+from lambdas.shared.errors import DatabaseUnavailable
 
 CACHE_SECONDS = 300
 # Secrets whose credentials last failed to connect: read afresh next time, not from the cache. After a
@@ -24,6 +27,14 @@ def credentials_from_secret(secret_name: str) -> DatabaseCredentials:
     return DatabaseCredentials.from_secret(secret)
 
 
-def forget_secret(secret_name: str) -> None:
-    """The credentials from `secret_name` failed to connect: the next read fetches the secret again."""
-    _stale.add(secret_name)
+@contextmanager
+def secret_credentials(secret_name: str) -> Iterator[DatabaseCredentials]:
+    """The secret's credentials for the block. If the block cannot reach the database with them
+    (`DatabaseUnavailable`: the state machine retries it), the cached secret is forgotten, so the retry
+    reads it afresh: it may have been rotated. Any other error leaves the cache alone."""
+    credentials = credentials_from_secret(secret_name)
+    try:
+        yield credentials
+    except DatabaseUnavailable:
+        _stale.add(secret_name)
+        raise

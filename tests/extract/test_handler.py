@@ -17,6 +17,7 @@ from lambdas.shared.errors import SourceUnavailable
 from lambdas.shared.totesys import TABLE_NAMES
 from local.postgres import free_port
 from tests.fixtures.aws import Aws
+from tests.fixtures.observability import Metric
 
 PASSWORD = f"Pw-{uuid.uuid4().hex}-never-logged"
 
@@ -62,6 +63,7 @@ def _json_lines(text: str) -> list[dict[str, Any]]:
 
 def test_handler_extracts_and_returns_the_contract_payload(reader_role, aws: Aws, lambda_context, monkeypatch,
                                                            log_output):
+    """And moves no watermark: only AdvanceWatermark does, once the run is in the warehouse."""
     _environment(monkeypatch, aws, aws.put_secret(reader_role))
 
     payload = handler({"run_id": "run-7", "ignored": "extra keys are fine"}, lambda_context)
@@ -76,22 +78,26 @@ def test_handler_extracts_and_returns_the_contract_payload(reader_role, aws: Aws
     logs = _json_lines(log_output.getvalue())
     assert len(logs) > 11
     assert {line["correlation_id"] for line in logs} == {"run-7"}
+    assert aws.keys(aws.ingestion_bucket, "state/watermarks/") == []
 
 
 def test_handler_emits_rows_per_table_duration_and_watermark_lag(reader_role, aws: Aws, lambda_context,
-                                                                 monkeypatch, capsys):
+                                                                 monkeypatch, emitted_metrics):
     _environment(monkeypatch, aws, aws.put_secret(reader_role))
 
     payload = handler({"run_id": "run-7"}, lambda_context)
 
-    blobs = [line for line in _json_lines(capsys.readouterr().out) if "_aws" in line]
-    rows = {blob["Table"]: blob["RowsExtracted"] for blob in blobs if "RowsExtracted" in blob}
-    assert rows == {table: [float(count)] for table, count in payload["extracted"].items()}
-    run_metrics = next(blob for blob in blobs if "ExtractDuration" in blob)
-    (duration,), (lag,) = run_metrics["ExtractDuration"], run_metrics["WatermarkLag"]
+    emitted = emitted_metrics()
+    rows = [m for m in emitted if m.name == "RowsExtracted"]
+    assert rows == [Metric("Onyx", {"service": "onyx", "Table": table}, "RowsExtracted", "Count", [float(count)])
+                    for table, count in payload["extracted"].items()]
+    run_metrics = {m.name: m for m in emitted if m.name != "RowsExtracted"}
+    assert set(run_metrics) == {"ExtractDuration", "WatermarkLag", "RunsExtracted"}
+    assert {m.dimensions["service"] for m in run_metrics.values()} == {"onyx"}
+    (duration,), (lag,) = run_metrics["ExtractDuration"].values, run_metrics["WatermarkLag"].values
     assert duration > 0
     assert 0 < lag < 5  # the high trails the source's clock by a millisecond (no safety lag here)
-    assert run_metrics["RunsExtracted"] == [1.0]
+    assert run_metrics["RunsExtracted"].values == [1.0]
 
 
 def test_password_never_appears_in_logs_files_or_payload(reader_role, aws: Aws, lambda_context, monkeypatch,
@@ -140,21 +146,3 @@ def test_handler_requires_its_environment(aws: Aws, lambda_context, monkeypatch)
 
     with pytest.raises(ValueError, match=Env.SOURCE_SECRET_NAME):
         handler({"run_id": "run-1"}, lambda_context)
-
-
-def test_handler_commit_advances_the_watermarks_only_when_asked(reader_role, aws: Aws, lambda_context, monkeypatch):
-    _environment(monkeypatch, aws, aws.put_secret(reader_role))
-    handler({"run_id": "run-7"}, lambda_context)
-    assert aws.keys(aws.ingestion_bucket, "state/watermarks/") == []
-
-    committed = handler({"run_id": "run-7", "commit": True}, lambda_context)
-
-    assert committed["run_id"] == "run-7"
-    assert aws.keys(aws.ingestion_bucket, "state/watermarks/") == [committed["watermark_key"]]
-    assert committed["watermark_key"].endswith("-run-7.json")
-
-
-def test_committing_a_run_that_was_never_extracted_is_refused(aws: Aws, lambda_context, monkeypatch):
-    _environment(monkeypatch, aws, "unused")
-    with pytest.raises(ValueError, match="run run-404 has no extract manifest"):
-        handler({"run_id": "run-404", "commit": True}, lambda_context)

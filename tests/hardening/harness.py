@@ -102,12 +102,11 @@ Step = Activity | Run | Redrive | Rerun | Overlap | LateOpen | LateCommit
 
 @dataclass(frozen=True)
 class Fault:
-    """Environment for up to `times` invocations of `function` (`commit`: its AdvanceWatermark step)."""
+    """Environment for up to `times` invocations of `function` (a part of the function's name)."""
 
     function: str
     environment: Callable[[Campaign], dict[str, str]]
     times: int = 1
-    commit: bool = False
 
 
 def _crash_at(point: str) -> Callable[[Campaign], dict[str, str]]:
@@ -126,7 +125,7 @@ FAULTS: dict[str, Fault | None] = {
     "transform_before_manifest": Fault("Transform", _crash_at("transform_before_manifest")),
     "transform_bad_bucket": Fault("Transform", lambda c: {Env.PROCESSED_BUCKET: "onyx-hardening-no-such-bucket"}),
     "load_mid": Fault("Load", _crash_at("load_mid")),
-    "commit_before_watermark": Fault("Extract", _crash_at("commit_before_watermark"), commit=True),
+    "commit_before_watermark": Fault("AdvanceWatermark", _crash_at("commit_before_watermark")),
 }
 
 
@@ -234,14 +233,12 @@ class Campaign:
 
     # ---- faults -------------------------------------------------------------------------------------
     def _hook(self, spec: Any, event: dict[str, Any]) -> dict[str, str] | None:
-        committing = bool(event.get("commit"))
         environment: dict[str, str] = {}
-        if self.plant and "Extract" in spec.name and not committing:
+        if self.plant and "Extract" in spec.name:
             environment |= {"PYTHONPATH": f"{FAULTS_DIR}:{REPO}", "ONYX_HARDENING_PLANT": self.plant}
         with self._lock:
             fault = FAULTS[self.fault]
-            if (fault is not None and fault.function in spec.name and fault.commit == committing
-                    and self._fault_uses < fault.times):
+            if fault is not None and fault.function in spec.name and self._fault_uses < fault.times:
                 self._fault_uses += 1
                 environment |= fault.environment(self)
         return environment or None

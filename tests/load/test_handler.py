@@ -17,6 +17,7 @@ from lambdas.shared.observability import logger
 from lambdas.shared.star_schema import STAR_TABLES
 from local.postgres import free_port
 from tests.fixtures.aws import Aws
+from tests.fixtures.observability import Metric
 from tests.load.builders import full_run, write_run
 
 
@@ -34,11 +35,7 @@ def transform_output(aws: Aws, run_id: str) -> dict[str, Any]:
             "transformed": {name: len(rows) for name, rows in tables.items()}}
 
 
-def emitted_metrics(output: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in output.splitlines() if line.startswith("{") and '"_aws"' in line]
-
-
-def test_the_handler_migrates_the_warehouse_and_loads_the_run(aws, load_env, lambda_context, capsys):
+def test_the_handler_migrates_the_warehouse_and_loads_the_run(aws, load_env, lambda_context, emitted_metrics):
     result = handler(transform_output(aws, "exec-1"), lambda_context)
 
     assert result == {"run_id": "exec-1", "already_loaded": False,
@@ -48,10 +45,11 @@ def test_the_handler_migrates_the_warehouse_and_loads_the_run(aws, load_env, lam
         assert conn.run("SELECT run_id FROM warehouse.onyx_run") == [["exec-1"]]
     finally:
         conn.close()
-    metrics = emitted_metrics(capsys.readouterr().out)
-    rows_loaded = {m["Table"]: m["RowsLoaded"] for m in metrics if "RowsLoaded" in m}
-    assert rows_loaded == {table: [float(rows)] for table, rows in result["loaded"].items()}
-    assert [m["RunsLoaded"] for m in metrics if "RunsLoaded" in m] == [[1.0]]
+    assert emitted_metrics() == [
+        *(Metric("Onyx", {"service": "onyx", "Table": table}, "RowsLoaded", "Count", [float(rows)])
+          for table, rows in result["loaded"].items()),
+        Metric("Onyx", {"service": "onyx"}, "RunsLoaded", "Count", [1.0]),
+    ]
 
 
 def test_the_handler_run_twice_reports_the_run_as_already_loaded(aws, load_env, lambda_context):

@@ -41,6 +41,11 @@ def test_full_load_then_incremental_run_reconcile_with_the_source(cloud):
     assert full.loaded["fact_sales_order"] == 300
     assert list(full.state_seconds) == [States.EXTRACT, States.HAS_CHANGES, States.TRANSFORM, States.LOAD,
                                         States.ADVANCE_WATERMARK, States.DONE]
+    # Each task ran its own function, AdvanceWatermark's included, as the template deployed them.
+    assert [(i.handler, i.ok) for i in cloud.moto.invoker.invocations] == [
+        ("lambdas.extract.handler.handler", True), ("lambdas.transform.handler.handler", True),
+        ("lambdas.load.handler.handler", True), ("lambdas.watermark.handler.handler", True)]
+    assert len({i.function_name for i in cloud.moto.invoker.invocations}) == 4
 
     simulate(DatabaseCredentials.from_url(cloud.state.source_url),
              Activity(new_sales_orders=20, new_purchase_orders=5, amended_orders=10, payments_made=7))

@@ -1,4 +1,4 @@
-"""The three Lambda functions: runtime, handler, tracing, logs, concurrency and environment."""
+"""The four Lambda functions: runtime, handler, tracing, logs, concurrency and environment."""
 
 from __future__ import annotations
 
@@ -20,23 +20,36 @@ def _function(synthesized: Synthesized, stage: str) -> dict[str, Any]:
     return dict(synthesized.resource(getattr(synthesized.stack.pipeline, stage).function)["Properties"])
 
 
-@pytest.mark.parametrize(("stage", "memory"), [("extract", 1024), ("transform", 2048), ("load", 1024)])
-def test_function_runs_its_stage_handler_on_python_3_12_with_tracing(synthesized, stage, memory):
+STAGES = ("extract", "transform", "load", "advance_watermark")
+
+
+@pytest.mark.parametrize(
+    ("stage", "handler", "memory", "timeout"),
+    [
+        ("extract", "lambdas.extract.handler.handler", 1024, 900),
+        ("transform", "lambdas.transform.handler.handler", 2048, 900),
+        ("load", "lambdas.load.handler.handler", 1024, 900),
+        ("advance_watermark", "lambdas.watermark.handler.handler", 256, 60),
+    ],
+)
+def test_function_runs_its_stage_handler_on_python_3_12_with_tracing(synthesized, stage, handler, memory, timeout):
     function = _function(synthesized, stage)
-    assert function["Handler"] == f"lambdas.{stage}.handler.handler"
+    assert function["Handler"] == handler
     assert function["Runtime"] == "python3.12"
     assert function["Architectures"] == ["x86_64"]
     assert function["TracingConfig"] == {"Mode": "Active"}
     assert function["MemorySize"] == memory
-    assert function["Timeout"] == 900
+    assert function["Timeout"] == timeout
 
 
-@pytest.mark.parametrize(("stage", "reserved"), [("extract", 1), ("transform", None), ("load", 1)])
+@pytest.mark.parametrize(
+    ("stage", "reserved"), [("extract", 1), ("transform", None), ("load", 1), ("advance_watermark", None)]
+)
 def test_extract_and_load_never_run_twice_at_once(synthesized, stage, reserved):
     assert _function(synthesized, stage).get("ReservedConcurrentExecutions") == reserved
 
 
-@pytest.mark.parametrize("stage", ["extract", "transform", "load"])
+@pytest.mark.parametrize("stage", STAGES)
 def test_function_logs_to_its_own_log_group_kept_30_days(synthesized, stage):
     stage_function = getattr(synthesized.stack.pipeline, stage)
     log_group_id = synthesized.logical_id(stage_function.log_group)
@@ -45,7 +58,7 @@ def test_function_logs_to_its_own_log_group_kept_30_days(synthesized, stage):
 
 
 def test_functions_share_one_code_asset(synthesized):
-    codes = {str(_function(synthesized, stage)["Code"]) for stage in ("extract", "transform", "load")}
+    codes = {str(_function(synthesized, stage)["Code"]) for stage in STAGES}
     assert len(codes) == 1
 
 
@@ -54,7 +67,7 @@ def test_each_function_gets_only_its_own_settings(synthesized):
     ingestion = {"Ref": synthesized.logical_id(lake.ingestion)}
     processed = {"Ref": synthesized.logical_id(lake.processed)}
     environments = {
-        stage: _function(synthesized, stage)["Environment"]["Variables"] for stage in ("extract", "transform", "load")
+        stage: _function(synthesized, stage)["Environment"]["Variables"] for stage in STAGES
     }
     assert environments == {
         "extract": {
@@ -70,4 +83,14 @@ def test_each_function_gets_only_its_own_settings(synthesized):
             Env.WAREHOUSE_SECRET_NAME: "onyx/dev/warehouse",
             Env.WAREHOUSE_SCHEMA: "public",
         },
+        "advance_watermark": {**POWERTOOLS, Env.INGESTION_BUCKET: ingestion},
     }
+
+
+def test_every_handler_the_stack_names_exists(synthesized):
+    """A function whose handler path does not import fails only when invoked: import each one here."""
+    import importlib
+
+    for function in synthesized.resources("AWS::Lambda::Function").values():
+        module, _, name = function["Properties"]["Handler"].rpartition(".")
+        assert callable(getattr(importlib.import_module(module), name))

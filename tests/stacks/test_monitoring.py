@@ -37,7 +37,7 @@ def test_alert_email_from_config_is_subscribed(synthesized):
 def test_every_alarm_notifies_the_alert_topic(synthesized):
     topic = {"Ref": synthesized.logical_id(synthesized.stack.alerts.topic)}
     alarms = synthesized.resources("AWS::CloudWatch::Alarm").values()
-    assert len(alarms) == 9
+    assert len(alarms) == 11  # 2 for executions, errors and throttles of 4 functions, freshness
     for alarm in alarms:
         assert alarm["Properties"]["AlarmActions"] == [topic]
         assert alarm["Properties"]["OKActions"] == [topic]
@@ -56,7 +56,7 @@ def test_failed_or_timed_out_execution_raises_an_alarm(synthesized):
 
 def test_lambda_errors_and_throttles_raise_alarms_per_function(synthesized):
     pipeline = synthesized.stack.pipeline
-    for stage in (pipeline.extract, pipeline.transform, pipeline.load):
+    for stage in (pipeline.extract, pipeline.transform, pipeline.load, pipeline.advance_watermark):
         for metric in ("Errors", "Throttles"):
             alarm = _alarm(synthesized, f"{stage.node.id}{metric}")
             assert alarm["Namespace"] == "AWS/Lambda"
@@ -88,4 +88,6 @@ def test_dashboard_shows_executions_durations_and_rows_per_table(synthesized):
         assert f'"title":"{title}"' in body
     for verb, metric in [("extracted", "RowsExtracted"), ("transformed", "RowsTransformed"), ("loaded", "RowsLoaded")]:
         assert f'"title":"Rows {verb} per table"' in body
-        assert f"SEARCH('Namespace=\\\"Onyx\\\" MetricName=\\\"{metric}\\\"', 'Sum', 900)" in body
+        # The schema {namespace,dimension} matches exactly the metrics the handlers emit per table.
+        assert f"SEARCH('{{Onyx,service,Table}} MetricName=\\\"{metric}\\\"', 'Sum', 900)" in body
+

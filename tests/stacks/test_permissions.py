@@ -45,8 +45,8 @@ def grants(synthesized: Synthesized, role: IConstruct) -> set[tuple[str, str]]:
     return allowed
 
 
-def _objects(synthesized: Synthesized, bucket: IConstruct, actions: list[str]) -> set[tuple[str, str]]:
-    return {(action, f"<{synthesized.logical_id(bucket)}>/*") for action in actions}
+def _objects(synthesized: Synthesized, bucket: IConstruct, actions: list[str], keys: str = "*") -> set[tuple[str, str]]:
+    return {(action, f"<{synthesized.logical_id(bucket)}>/{keys}") for action in actions}
 
 
 def _listing(synthesized: Synthesized, bucket: IConstruct) -> set[tuple[str, str]]:
@@ -99,7 +99,19 @@ def test_load_reads_processed_and_its_secret(synthesized):
     )
 
 
-@pytest.mark.parametrize(("stage", "bucket"), [("extract", "processed"), ("load", "ingestion")])
+def test_advance_watermark_reads_extract_manifests_and_adds_watermarks_only(synthesized):
+    pipeline, lake = synthesized.stack.pipeline, synthesized.stack.data_lake
+    assert grants(synthesized, pipeline.advance_watermark.role) == (
+        _objects(synthesized, lake.ingestion, ["s3:GetObject"], "runs/*/extract.json")
+        | _objects(synthesized, lake.ingestion, ["s3:PutObject"], "state/watermarks/*")
+        | _listing(synthesized, lake.ingestion)
+        | _own_logs(synthesized, pipeline.advance_watermark)
+        | XRAY
+    )
+
+
+@pytest.mark.parametrize(("stage", "bucket"), [("extract", "processed"), ("load", "ingestion"),
+                                               ("advance_watermark", "processed")])
 def test_function_has_no_access_to_the_other_stages_bucket(synthesized, stage, bucket):
     role = getattr(synthesized.stack.pipeline, stage).role
     other = f"<{synthesized.logical_id(getattr(synthesized.stack.data_lake, bucket))}>"
@@ -108,11 +120,11 @@ def test_function_has_no_access_to_the_other_stages_bucket(synthesized, stage, b
 
 def test_no_function_may_delete_objects(synthesized):
     pipeline = synthesized.stack.pipeline
-    for stage in (pipeline.extract, pipeline.transform, pipeline.load):
+    for stage in pipeline.stages:
         assert not [action for action, _ in grants(synthesized, stage.role) if "Delete" in action]
 
 
-@pytest.mark.parametrize("stage", ["extract", "transform", "load"])
+@pytest.mark.parametrize("stage", ["extract", "transform", "load", "advance_watermark"])
 def test_function_role_has_no_managed_policies(synthesized, stage):
     role = synthesized.resource(getattr(synthesized.stack.pipeline, stage).role)
     assert "ManagedPolicyArns" not in role["Properties"]
@@ -122,12 +134,11 @@ def test_secrets_are_referenced_by_name_never_created(synthesized):
     assert synthesized.resources("AWS::SecretsManager::Secret") == {}
 
 
-def test_state_machine_may_invoke_the_three_functions_and_publish_alerts(synthesized):
+def test_state_machine_may_invoke_the_four_functions_and_publish_alerts(synthesized):
     pipeline, alerts = synthesized.stack.pipeline, synthesized.stack.alerts
     allowed = grants(synthesized, pipeline.state_machine.role)
-    functions = [
-        f"<{synthesized.logical_id(stage.function)}>" for stage in (pipeline.extract, pipeline.transform, pipeline.load)
-    ]
+    stages = (pipeline.extract, pipeline.transform, pipeline.load, pipeline.advance_watermark)
+    functions = [f"<{synthesized.logical_id(stage.function)}>" for stage in stages]
     invoke = {(action, resource) for action, resource in allowed if action == "lambda:InvokeFunction"}
     assert invoke == {("lambda:InvokeFunction", arn) for function in functions for arn in (function, f"{function}:*")}
     assert ("sns:Publish", f"${{{synthesized.logical_id(alerts.topic)}}}") in allowed

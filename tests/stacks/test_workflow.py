@@ -34,12 +34,11 @@ def test_run_goes_extract_haschanges_transform_load_advancewatermark_done(defini
     assert states[States.DONE] == {"Type": "Succeed"}
 
 
-def test_advance_watermark_commits_the_run_with_the_extract_function_keeping_the_load_output(synthesized,
-                                                                                             definition):
+def test_advance_watermark_commits_the_run_with_its_own_function_keeping_the_load_output(synthesized, definition):
     task = definition["States"][States.ADVANCE_WATERMARK]
-    extract_function = synthesized.stack.pipeline.extract.function
-    assert task["Resource"] == f"${{{synthesized.logical_id(extract_function)}.Arn}}"
-    assert task["Parameters"] == {"run_id.$": "$.run_id", "commit": True}
+    function = synthesized.stack.pipeline.advance_watermark.function
+    assert task["Resource"] == f"${{{synthesized.logical_id(function)}.Arn}}"
+    assert "Parameters" not in task  # Load's output, whose run_id the handler reads
     assert task["ResultPath"] == "$.watermark"
 
 

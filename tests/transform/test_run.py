@@ -129,8 +129,9 @@ def test_lost_state_is_rebuilt_so_dependents_are_still_re_emitted(aws):
         (1, "Bradford"), (3, "Bradford")]
 
 
-def test_handler_transforms_the_extract_output(aws, lambda_context, monkeypatch, capsys, log_output):
+def test_handler_transforms_the_extract_output(aws, lambda_context, monkeypatch, emitted_metrics, log_output):
     from lambdas.transform.handler import handler
+    from tests.fixtures.observability import Metric
 
     monkeypatch.setenv(Env.INGESTION_BUCKET, aws.ingestion_bucket)
     monkeypatch.setenv(Env.PROCESSED_BUCKET, aws.processed_bucket)
@@ -140,12 +141,14 @@ def test_handler_transforms_the_extract_output(aws, lambda_context, monkeypatch,
     result = handler(event, lambda_context)
 
     assert result == {"run_id": "exec-7", "manifest_key": "runs/exec-7/transform.json", "transformed": COUNTS}
-    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     logs = [json.loads(line) for line in log_output.getvalue().splitlines() if line.startswith("{")]
     logged = [line for line in logs if line.get("message") == "transformed"]
     assert logged[0]["correlation_id"] == "exec-7"
-    metrics = [line for line in lines if "RowsTransformed" in line]
-    assert {m["table"]: m["RowsTransformed"] for m in metrics} == {t: [n] for t, n in COUNTS.items()}
+    assert emitted_metrics() == [
+        *(Metric("Onyx", {"service": "onyx", "Table": table}, "RowsTransformed", "Count", [float(rows)])
+          for table, rows in COUNTS.items()),
+        Metric("Onyx", {"service": "onyx"}, "RunsTransformed", "Count", [1.0]),
+    ]
 
 
 @pytest.mark.filterwarnings("ignore:No application metrics")
