@@ -216,6 +216,19 @@ def check_ranges(conn: pg8000.native.Connection) -> Check:
                           "{n} value(s) out of range")
 
 
+def check_calendar(conn: pg8000.native.Connection) -> Check:
+    """dim_date is continuous: every day between its first and last is there (lambdas/load/calendar.py)."""
+    findings = _Findings()
+    rows = _offending(conn, """
+        SELECT CAST(series.at AS date), count(*) OVER ()
+          FROM generate_series((SELECT CAST(min(date_id) AS timestamp) FROM dim_date),
+                               (SELECT CAST(max(date_id) AS timestamp) FROM dim_date), interval '1 day') AS series (at)
+         WHERE NOT EXISTS (SELECT 1 FROM dim_date d WHERE d.date_id = CAST(series.at AS date))
+         ORDER BY 1""")
+    findings.add(rows, lambda row: f"dim_date date_id={row[0]}: missing")
+    return findings.check("dim_date has no gap", "every day between its first and last", "{n} day(s) missing")
+
+
 def check_currencies(conn: pg8000.native.Connection) -> Check:
     """Codes known to ISO 4217 (pycountry, the same maintained list the transform names them from)."""
     offending = []
@@ -309,7 +322,7 @@ def validate_warehouse(source: DatabaseCredentials | None, warehouse: DatabaseCr
         wh.run(f"SET search_path TO {schema_ident(schema)}")
         wh.run("START TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")  # one snapshot for every check
         checks = [check_primary_keys(wh), check_fact_versions(wh), check_orphans(wh), check_not_null(wh),
-                  check_ranges(wh), check_currencies(wh)]
+                  check_ranges(wh), check_calendar(wh), check_currencies(wh)]
         if source is None:
             newest = max((v for v in newest_versions(wh).values() if v is not None), default=None)
             note = f"no source given; warehouse newest change {_iso(newest)}"

@@ -13,6 +13,7 @@ from typing import Any, Final, TypedDict
 
 import pg8000.native
 
+from lambdas.load.calendar import fill_calendar
 from lambdas.load.direct import load_directly
 from lambdas.load.merge import Merged, merge_dates, merge_dimension, merge_fact
 from lambdas.load.migrate import apply_migrations
@@ -121,6 +122,8 @@ def run_load(conn: pg8000.native.Connection, s3: Any, processed_bucket: str, sch
         for table in STAR_TABLES:  # dimensions first: the facts' foreign keys refer to them
             staged = _TableSource(s3, processed_bucket, manifest.tables[table.name], manifest_key)
             counts[table.name] = _load_table(conn, schema, table, staged, newest=newest)
+            if table is DIM_DATE:  # a continuous calendar: the days between its first and last (calendar.py)
+                counts[table.name] = Merged(inserted=counts[table.name].inserted + fill_calendar(conn, schema))
         conn.run(f"INSERT INTO {ledger} (run_id, started_at, rows) VALUES (:run_id, :started_at, CAST(:rows AS jsonb))",
                  run_id=manifest.run_id, started_at=manifest.started_at,
                  rows=json.dumps({t: m.as_dict() for t, m in counts.items()}))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from lambdas.shared.calendar import calendar_days
 from lambdas.shared.errors import InvalidData
-from lambdas.shared.star_schema import DIM_DATE
-from lambdas.transform.checks import conform, first_true
+from lambdas.transform.checks import first_true
 
 DATE_TEXT = "%Y-%m-%d"
 
@@ -32,15 +32,10 @@ def parse_dates(table: str, ids: pa.ChunkedArray, column: str, values: pa.Chunke
 
 
 def build_dim_date(dates: pa.Array | pa.ChunkedArray) -> pa.Table:
-    """One row per distinct date given (nulls ignored), with its calendar attributes, in date order."""
+    """One row per distinct date given (nulls ignored), with its calendar attributes, in date order.
+
+    The rows of the dates this run's facts refer to; the load fills the days between them
+    (lambdas/load/calendar.py), with the same attributes (lambdas/shared/calendar.py).
+    """
     days = pc.drop_null(pc.unique(dates.cast(pa.date32()))).sort()
-    return conform(DIM_DATE, pa.table({
-        "date_id": days,
-        "year": pc.year(days),
-        "month": pc.month(days),
-        "day": pc.day(days),
-        "day_of_week": pc.day_of_week(days, count_from_zero=False, week_start=1),
-        "day_name": pc.strftime(days, format="%A"),
-        "month_name": pc.strftime(days, format="%B"),
-        "quarter": pc.quarter(days),
-    }))
+    return calendar_days(days)

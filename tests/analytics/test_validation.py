@@ -8,13 +8,14 @@ from typing import Any
 import pytest
 
 from lambdas.shared.database import DatabaseCredentials
+from lambdas.shared.star_schema import FACTS
 from local.validate import NAMED_KEYS, validate_warehouse
 
 # One worker builds the pipeline's warehouse once for both modules (pytest -n N --dist loadgroup).
 pytestmark = pytest.mark.xdist_group("analytics")
 
 CHECKS = ["primary keys unique", "fact versions unique (id, last_updated_date, last_updated_time)",
-          "facts reference their dimensions", "no NULL where forbidden", "values in range",
+          "facts reference their dimensions", "no NULL where forbidden", "values in range", "dim_date has no gap",
           "currency codes known (ISO 4217)", "freshness", "row counts match the source",
           "money sums match the source (per currency)"]
 
@@ -29,17 +30,17 @@ def test_every_check_passes_on_the_warehouse_the_pipeline_built(built):
     assert [check.name for check in report.checks] == CHECKS
     assert [check.status for check in report.checks] == ["PASS"] * len(CHECKS)
     assert report.ok
-    assert report.lines()[-1] == "warehouse valid (9 checks run, 0 skipped)"
+    assert report.lines()[-1] == "warehouse valid (10 checks run, 0 skipped)"
 
 
 def test_without_a_source_the_source_checks_are_skipped_and_say_so(built):
     report = validate_warehouse(None, built.warehouse)
 
     assert report.ok
-    assert [check.status for check in report.checks] == ["PASS"] * 6 + ["SKIP"] * 3
-    assert all(check.message.startswith("skipped: no source given") for check in report.checks[6:])
+    assert [check.status for check in report.checks] == ["PASS"] * 7 + ["SKIP"] * 3
+    assert all(check.message.startswith("skipped: no source given") for check in report.checks[7:])
     assert "SKIP  row counts match the source: skipped: no source given" in report.lines()
-    assert report.lines()[-1] == "warehouse valid (6 checks run, 3 skipped)"
+    assert report.lines()[-1] == "warehouse valid (7 checks run, 3 skipped)"
 
 
 def test_a_duplicated_dimension_key_fails_naming_the_key(built, broken_warehouse, sql):
@@ -113,6 +114,21 @@ def test_values_out_of_range_fail_naming_each_row_and_rule(built, broken_warehou
     assert offending[1].endswith(": item_unit_price=-1.50 (must be >= 0)")
     assert offending[2] == ("dim_date date_id=2023-01-02: date_id=2023-01-02 "
                             "(must be year, month, day, quarter and day_of_week agree with it)")
+
+
+def test_a_day_missing_from_the_calendar_fails_naming_the_day(built, broken_warehouse, sql):
+    # The first and last inner days no fact refers to (the foreign keys keep the others).
+    referenced = " UNION ".join(f"SELECT {column} FROM {fact.name}" for fact in FACTS
+                                for column, dimension in fact.references if dimension == "dim_date")
+    inner = ("FROM dim_date WHERE date_id > (SELECT min(date_id) FROM dim_date) "
+             f"AND date_id < (SELECT max(date_id) FROM dim_date) AND date_id NOT IN ({referenced})")
+    gone = sql_one(broken_warehouse, f"SELECT min(date_id), max(date_id) {inner}")
+    sql(broken_warehouse, *(f"DELETE FROM dim_date WHERE date_id = '{day}'" for day in gone))
+
+    report = validate_warehouse(None, broken_warehouse)
+
+    assert _failed(report) == {"dim_date has no gap": [f"dim_date date_id={day}: missing" for day in gone]}
+    assert report.check("dim_date has no gap").message == "2 day(s) missing"
 
 
 def test_an_unknown_currency_code_fails_naming_the_currency(built, broken_warehouse, sql):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import calendar
 import io
 import json
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -98,6 +98,15 @@ def dates_of(*facts: Row) -> list[Row]:
     days = {value for row in facts for value in row.values() if isinstance(value, date)
             and not isinstance(value, datetime)}
     return [date_row(d) for d in sorted(days)]
+
+
+def days_from(first: date, last: date) -> list[date]:
+    """Every day from `first` through `last`: what a continuous dim_date holds between them."""
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+# full_run's facts refer to 2022-11-03, -07 and -10: the calendar is every day between.
+FULL_RUN_DAYS = days_from(CREATED.date(), AGREED_DELIVERY)
 
 
 def full_run(**changes: list[Row]) -> dict[str, list[Row]]:

@@ -20,6 +20,7 @@ from tests.load.builders import (
     at,
     counterparty,
     dates_of,
+    days_from,
     full_run,
     location,
     payment,
@@ -159,10 +160,12 @@ def test_a_bulk_load_into_a_filled_table_referring_to_a_missing_row_fails_naming
     assert constraints_and_indexes(warehouse) == schema
 
 
-def test_a_first_load_fills_dim_date_with_exactly_the_dates_of_the_facts(aws, warehouse, bulk_from_one_row):
+def test_a_first_load_fills_dim_date_with_every_day_from_the_facts_first_date_to_their_last(
+        aws, warehouse, bulk_from_one_row):
     first, _ = history()
 
     load(warehouse, aws, write_run(aws, "run-1", first))
 
     facts = [row for name in ("fact_sales_order", "fact_purchase_order", "fact_payment") for row in first[name]]
-    assert rows(warehouse, "dim_date", columns="date_id") == [[d["date_id"]] for d in dates_of(*facts)]
+    dates = [d["date_id"] for d in dates_of(*facts)]
+    assert rows(warehouse, "dim_date", columns="date_id") == [[day] for day in days_from(dates[0], dates[-1])]

@@ -18,7 +18,7 @@ from lambdas.shared.star_schema import STAR_TABLES
 from local.postgres import free_port
 from tests.fixtures.aws import Aws
 from tests.fixtures.observability import Metric
-from tests.load.builders import full_run, write_run
+from tests.load.builders import FULL_RUN_DAYS, full_run, write_run
 
 
 @pytest.fixture
@@ -39,7 +39,7 @@ def test_the_handler_migrates_the_warehouse_and_loads_the_run(aws, load_env, lam
     result = handler(transform_output(aws, "exec-1"), lambda_context)
 
     assert result == {"run_id": "exec-1", "already_loaded": False,
-                      "loaded": {t.name: 3 if t.name == "dim_date" else 1 for t in STAR_TABLES}}
+                      "loaded": {t.name: len(FULL_RUN_DAYS) if t.name == "dim_date" else 1 for t in STAR_TABLES}}
     conn = load_env.connect()
     try:
         assert conn.run("SELECT run_id FROM warehouse.onyx_run") == [["exec-1"]]
