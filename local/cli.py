@@ -232,7 +232,7 @@ def _summary_line(outcome: Any) -> str:
 
 def cmd_execute(args: argparse.Namespace) -> int:
     from local.cloud import CloudState, state_dir
-    from local.executions import start_and_wait
+    from ops.executions import start_and_wait
 
     state = CloudState.load(state_dir())
     outcome = start_and_wait(state.client("stepfunctions"), state.state_machine_arn, _progress, args.run_id)
@@ -266,7 +266,7 @@ def _running_state() -> Any:
 
 def _validate(source: DatabaseCredentials | None, warehouse: DatabaseCredentials, schema: str,
               tolerance: float = 1800.0) -> bool:
-    from local.validate import validate_warehouse
+    from analytics.validate import validate_warehouse
 
     report = validate_warehouse(source, warehouse, schema, freshness_tolerance_seconds=tolerance)
     print(report)
@@ -291,7 +291,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from local.report import write_report
+    from analytics.report import write_report
 
     warehouse, schema, _ = _warehouse_of(args)
     path = write_report(warehouse, schema, args.out)
@@ -325,7 +325,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         _progress("\n== validation")
         source, warehouse = (DatabaseCredentials.from_url(u) for u in (state.source_url, state.warehouse_url))
         valid = _validate(source, warehouse, state.warehouse_schema)
-        from local.report import write_report
+        from analytics.report import write_report
 
         report = write_report(warehouse, state.warehouse_schema, args.report)
     finally:

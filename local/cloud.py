@@ -23,10 +23,10 @@ from lambdas.load.migrate import apply_migrations
 from lambdas.shared.database import DatabaseCredentials
 from local import moto_compat
 from local.deploy import Deployment, deploy, synthesize
-from local.executions import ExecutionOutcome, Progress, start_and_wait
 from local.moto_cloud import REGION, Alert, MotoCloud
 from local.postgres import PostgresCluster
 from local.seed.load import seed_generated
+from ops.executions import ExecutionOutcome, Progress, start_and_wait
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_STATE_DIR = REPO / ".local-cloud"
