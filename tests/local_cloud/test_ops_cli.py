@@ -13,6 +13,8 @@ from local.cloud import LocalCloud
 
 REPO = Path(__file__).resolve().parents[2]
 VALID = "warehouse valid (9 checks run, 0 skipped)"
+# The secrets cdk.json names for the dev environment, which the local cloud creates.
+WAREHOUSE_SECRET, SOURCE_SECRET = "onyx/dev/warehouse", "onyx/dev/totesys"  # pragma: allowlist secret
 
 
 def _ops(*args: str, directory: Path, aws: dict[str, str] | None = None,
@@ -81,16 +83,17 @@ def test_with_stack_a_missing_stack_or_an_unreadable_secret_is_one_clear_line(cl
     secrets = cloud.client("secretsmanager")
 
     missing = _ops("status", "--stack", "Onyx-nope", directory=tmp_path, aws=aws)
-    secrets.put_secret_value(SecretId="onyx/dev/warehouse", SecretString="postgresql://not/json")
-    not_json = _ops("report", "--stack", stack, directory=tmp_path, aws=aws)
-    secrets.delete_secret(SecretId="onyx/dev/warehouse", ForceDeleteWithoutRecovery=True)
+    not_json = "host=db user=onyx"
+    secrets.put_secret_value(SecretId=WAREHOUSE_SECRET, SecretString=not_json)
+    not_json_read = _ops("report", "--stack", stack, directory=tmp_path, aws=aws)
+    secrets.delete_secret(SecretId=WAREHOUSE_SECRET, ForceDeleteWithoutRecovery=True)
     deleted = _ops("report", "--stack", stack, directory=tmp_path, aws=aws)
-    secrets.put_secret_value(SecretId="onyx/dev/totesys", SecretString=json.dumps({"host": "db"}))
-    incomplete = _ops("validate", "--stack", stack, "--warehouse-url", "postgresql://u:p@127.0.0.1/wh",
+    secrets.put_secret_value(SecretId=SOURCE_SECRET, SecretString=json.dumps({"host": "db"}))
+    incomplete = _ops("validate", "--stack", stack, "--warehouse-url", "postgresql://onyx@127.0.0.1/wh",
                       directory=tmp_path, aws=aws)
 
-    assert [r.returncode for r in (missing, not_json, deleted, incomplete)] == [1, 1, 1, 1]
-    assert [r.stderr.strip().splitlines()[-1] for r in (missing, not_json, deleted, incomplete)] == [
+    assert [r.returncode for r in (missing, not_json_read, deleted, incomplete)] == [1, 1, 1, 1]
+    assert [r.stderr.strip().splitlines()[-1] for r in (missing, not_json_read, deleted, incomplete)] == [
         f"error: stack Onyx-nope not found in {cloud.state.region}: check --stack (Onyx-<env>), the region and "
         "the account of your credentials",
         f"error: the warehouse secret onyx/dev/warehouse (named by stack {stack}) is not database credentials: "
@@ -100,8 +103,8 @@ def test_with_stack_a_missing_stack_or_an_unreadable_secret_is_one_clear_line(cl
         f"error: the source secret onyx/dev/totesys (named by stack {stack}) is not database credentials: "
         "database secret lacks username, password, dbname",
     ]
-    assert "postgresql://not/json" not in not_json.stderr  # a secret's value is never shown
-    assert not any("Traceback" in r.stderr for r in (missing, not_json, deleted, incomplete))
+    assert not_json not in not_json_read.stderr  # a secret's value is never shown
+    assert not any("Traceback" in r.stderr for r in (missing, not_json_read, deleted, incomplete))
 
     # Explicit URLs need no secret: the warehouse's is gone, the source's broken.
     overridden = _ops("validate", "--stack", stack, "--warehouse-url", empty_db.to_url(), "--no-source",

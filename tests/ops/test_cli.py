@@ -54,7 +54,7 @@ def test_an_unknown_aws_profile_is_named(tmp_path):
 def test_an_unreachable_warehouse_is_named_without_a_traceback(tmp_path):
     port = free_port()
 
-    result = _ops("validate", "--warehouse-url", f"postgresql://onyx:pw@127.0.0.1:{port}/warehouse",
+    result = _ops("validate", "--warehouse-url", f"postgresql://onyx@127.0.0.1:{port}/warehouse",
                   directory=tmp_path)
 
     assert result.returncode == 1

@@ -8,9 +8,9 @@ from lambdas.shared.database import DatabaseCredentials
 from local.state import CloudState
 from ops.targets import NoLocalCloud, Selection
 
-SOURCE = "postgresql://onyx:pw@127.0.0.1:5001/totesys?sslmode=disable"
-WAREHOUSE = "postgresql://onyx:pw@127.0.0.1:5001/warehouse?sslmode=disable"
-OTHER = DatabaseCredentials.from_url("postgresql://analyst:pw@db.example.com:5432/dwh?sslmode=require")
+SOURCE = "postgresql://onyx@127.0.0.1:5001/totesys?sslmode=disable"
+WAREHOUSE = "postgresql://onyx@127.0.0.1:5001/warehouse?sslmode=disable"
+OTHER = DatabaseCredentials.from_url("postgresql://analyst@db.example.com:5432/dwh?sslmode=require")
 
 
 @pytest.fixture
