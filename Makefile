@@ -44,7 +44,7 @@ report: $(STAMP)
 
 lint: $(STAMP) security
 	$(PY) -m ruff check .
-	$(PY) -m mypy lambdas local stacks bench app.py
+	$(PY) -m mypy lambdas local analytics ops stacks bench app.py
 
 node_modules/.bin/cdk: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -64,7 +64,7 @@ clean:
 
 # Security checks (part of lint). Paths and files can be overridden: tests/hardening/test_lint_gates.py plants
 # findings in a temporary directory and expects each check to fail on them.
-BANDIT_PATHS ?= lambdas local stacks app.py
+BANDIT_PATHS ?= lambdas local analytics ops stacks app.py
 SECRET_BASELINE ?= .secrets.baseline
 SECRET_SCAN_FILES ?= $$(git ls-files --cached --others --exclude-standard | grep -vxF '$(SECRET_BASELINE)')
 AUDIT_REQUIREMENTS ?= -r requirements.txt -r requirements-dev.txt

@@ -38,11 +38,11 @@ from lambdas.shared.database import DatabaseCredentials
 from lambdas.shared.totesys import TABLES
 from local.cloud import LocalCloud, UpOptions
 from local.deploy import NO_SAFETY_LAG, synthesize
-from local.executions import ExecutionOutcome
 from local.lambda_invoker import Invocation
 from local.postgres import PostgresCluster, create_database, drop_database
 from local.seed.load import seed_generated
 from local.simulate import Activity, simulate
+from ops.executions import ExecutionOutcome
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_JSON_DIR = REPO / "bench" / "results"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import subprocess
@@ -16,6 +15,11 @@ from typing import Any
 
 from lambdas.shared.database import DatabaseCredentials
 from local.seed.load import SeedError, seed_from_jsonl, seed_generated
+from ops import commands as ops_commands
+from ops.cli import add_execute_arguments, add_report_arguments, add_validate_arguments, selection_of
+from ops.commands import summary_line
+
+LOCAL_DEFAULT = "the running local cloud's"
 
 
 def _positive(text: str) -> int:
@@ -68,25 +72,18 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # the detached process itself
 
     execute = commands.add_parser("execute", help="start one execution, follow it, print its outcome")
-    execute.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    execute.add_argument("--run-id", help="the execution name (default: run-<UTC time>-<random>)")
+    add_execute_arguments(execute)
 
     simulate = commands.add_parser("simulate", help="business activity in the source database")
     _activity_arguments(simulate)
     simulate.add_argument("--url", type=_url, help="the source (default: the running local cloud's)")
 
+    # The same commands as `python -m ops`, on the local cloud only.
     validate = commands.add_parser("validate", help="check the warehouse and reconcile it with the source")
-    validate.add_argument("--source-url", type=_url, help="the source (default: the running local cloud's)")
-    validate.add_argument("--warehouse-url", type=_url, help="the warehouse (default: the running local cloud's)")
-    validate.add_argument("--schema", help="warehouse schema (default: the running local cloud's, or public)")
-    validate.add_argument("--no-source", action="store_true", help="skip the checks that need the source")
-    validate.add_argument("--tolerance", type=float, default=1800.0, metavar="SECONDS",
-                          help="how far the warehouse may trail the source (default 1800)")
+    add_validate_arguments(validate, default=LOCAL_DEFAULT)
 
     report = commands.add_parser("report", help="write the analytics report (one self-contained HTML file)")
-    report.add_argument("--out", type=Path, default=Path("reports/onyx-report.html"), help="where it goes")
-    report.add_argument("--warehouse-url", type=_url, help="the warehouse (default: the running local cloud's)")
-    report.add_argument("--schema", help="warehouse schema (default: the running local cloud's, or public)")
+    add_report_arguments(report, default=LOCAL_DEFAULT)
 
     commands.add_parser("down", help="stop what `up` started")
 
@@ -136,7 +133,8 @@ def _up_options(args: argparse.Namespace) -> Any:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from local.cloud import LocalCloud, state_dir
+    from local.cloud import LocalCloud
+    from local.state import state_dir
 
     if args.detach and not args.serve:
         return _detach(args)
@@ -145,7 +143,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     try:
         state = cloud.up(_up_options(args))
         if not args.no_schedule:
-            cloud.start_schedule(lambda outcome: _progress(_summary_line(outcome)))
+            cloud.start_schedule(lambda outcome: _progress(summary_line(outcome)))
         _progress(f"\nlocal cloud up. AWS endpoint {state.endpoint_url}; state in {state_dir()}\n"
                   "  python -m local execute      run the pipeline once\n"
                   "  python -m local down         stop everything"
@@ -159,7 +157,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def _detach(args: argparse.Namespace) -> int:
-    from local.cloud import state_dir
+    from local.state import state_dir
 
     directory = state_dir()
     directory.mkdir(parents=True, exist_ok=True)
@@ -184,7 +182,7 @@ def _detach(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    from local.cloud import CloudState, state_dir
+    from local.state import CloudState, state_dir
 
     directory = state_dir()
     try:
@@ -221,33 +219,13 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _summary_line(outcome: Any) -> str:
-    moved = sum(outcome.loaded.values())
-    line = (f"{outcome.run_id}: {outcome.status} in {outcome.seconds:.1f}s — "
-            f"extracted {sum(outcome.extracted.values()):,} rows, loaded {moved:,}")
-    if outcome.error:
-        line += f" — {outcome.error['error']}: {outcome.error['cause']}"
-    return line
-
-
 def cmd_execute(args: argparse.Namespace) -> int:
-    from local.cloud import CloudState, state_dir
-    from local.executions import start_and_wait
-
-    state = CloudState.load(state_dir())
-    outcome = start_and_wait(state.client("stepfunctions"), state.state_machine_arn, _progress, args.run_id)
-    if args.json:
-        print(json.dumps(outcome.to_json()))
-    else:
-        print(_summary_line(outcome))
-        for table, rows in sorted(outcome.loaded.items()):
-            print(f"  {table:<22} {rows:>10,}")
-    return 0 if outcome.succeeded else 1
+    return ops_commands.execute(selection_of(args, alternatives=()), as_json=args.json, run_id=args.run_id)
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from local.cloud import CloudState, state_dir
     from local.simulate import simulate
+    from local.state import CloudState, state_dir
 
     url = args.url or DatabaseCredentials.from_url(CloudState.load(state_dir()).source_url)
     counts = simulate(url, _activity(args))
@@ -255,48 +233,22 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _running_state() -> Any:
-    from local.cloud import CloudState, state_dir
-
-    try:
-        return CloudState.load(state_dir())
-    except FileNotFoundError:
-        return None
-
-
 def _validate(source: DatabaseCredentials | None, warehouse: DatabaseCredentials, schema: str,
               tolerance: float = 1800.0) -> bool:
-    from local.validate import validate_warehouse
+    from analytics.validate import validate_warehouse
 
     report = validate_warehouse(source, warehouse, schema, freshness_tolerance_seconds=tolerance)
     print(report)
     return bool(report.ok)
 
 
-def _warehouse_of(args: argparse.Namespace, also: str = "") -> tuple[DatabaseCredentials, str, Any]:
-    """(warehouse, schema, running state or None): --warehouse-url and --schema, else the running local cloud's."""
-    state = _running_state()
-    if args.warehouse_url is None and state is None:
-        raise FileNotFoundError("no local cloud is running here: start one with `python -m local up`, "
-                                f"or give --warehouse-url{also}")
-    warehouse = args.warehouse_url or DatabaseCredentials.from_url(state.warehouse_url)
-    return warehouse, args.schema or (state.warehouse_schema if state else "public"), state
-
-
 def cmd_validate(args: argparse.Namespace) -> int:
-    warehouse, schema, state = _warehouse_of(args, " (and --source-url)")
-    source = None if args.no_source else (
-        args.source_url or (DatabaseCredentials.from_url(state.source_url) if state else None))
-    return 0 if _validate(source, warehouse, schema, args.tolerance) else 1
+    return ops_commands.validate(selection_of(args, alternatives=()), no_source=args.no_source,
+                                 tolerance=args.tolerance)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from local.report import write_report
-
-    warehouse, schema, _ = _warehouse_of(args)
-    path = write_report(warehouse, schema, args.out)
-    print(f"report written to {path}")
-    return 0
+    return ops_commands.report(selection_of(args, alternatives=()), args.out)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -325,14 +277,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         _progress("\n== validation")
         source, warehouse = (DatabaseCredentials.from_url(u) for u in (state.source_url, state.warehouse_url))
         valid = _validate(source, warehouse, state.warehouse_schema)
-        from local.report import write_report
+        from analytics.report import write_report
 
         report = write_report(warehouse, state.warehouse_schema, args.report)
     finally:
         cloud.down()
     print("\nOnyx local run")
     for label, outcome in zip(("full load", "incremental"), outcomes, strict=False):
-        print(f"  {label:<12} {_summary_line(outcome)}")
+        print(f"  {label:<12} {summary_line(outcome)}")
     print(f"  warehouse    {'valid' if valid else 'INVALID: see the checks above'}")
     print(f"  report       {report.resolve()}")
     print(f"  total {time.monotonic() - started:.0f}s")

@@ -13,7 +13,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,50 +23,11 @@ from lambdas.load.migrate import apply_migrations
 from lambdas.shared.database import DatabaseCredentials
 from local import moto_compat
 from local.deploy import Deployment, deploy, synthesize
-from local.executions import ExecutionOutcome, Progress, start_and_wait
 from local.moto_cloud import REGION, Alert, MotoCloud
 from local.postgres import PostgresCluster
 from local.seed.load import seed_generated
-
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_STATE_DIR = REPO / ".local-cloud"
-
-
-def state_dir() -> Path:
-    return Path(os.environ.get("ONYX_LOCAL_DIR", DEFAULT_STATE_DIR))
-
-
-@dataclass
-class CloudState:
-    """What a running local cloud tells the other commands. Holds database URLs: written 0600."""
-
-    pid: int
-    endpoint_url: str
-    region: str
-    state_machine_arn: str
-    stack_name: str
-    source_url: str
-    warehouse_url: str
-    warehouse_schema: str
-    schedule_expression: str | None
-    postgres_pid: int | None = None
-    postgres_dir: str | None = None
-
-    def save(self, directory: Path) -> None:
-        path = directory / "state.json"
-        path.touch(mode=0o600, exist_ok=True)
-        path.write_text(json.dumps(asdict(self), indent=2))
-
-    @classmethod
-    def load(cls, directory: Path) -> CloudState:
-        path = directory / "state.json"
-        if not path.exists():
-            raise FileNotFoundError("no local cloud is running here: start one with `python -m local up`")
-        return cls(**json.loads(path.read_text()))
-
-    def client(self, service: str) -> Any:
-        return boto3.client(service, endpoint_url=self.endpoint_url, region_name=self.region,
-                            aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106 - moto
+from local.state import CloudState, state_dir
+from ops.executions import ExecutionOutcome, Progress, start_and_wait
 
 
 @dataclass

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from local.report import collect, query_names, write_report
+from analytics.report import collect, query_names, write_report
 from tests.analytics.browser import Chromium, find_chromium
 
 # One worker builds the pipeline's warehouse once for both modules (pytest -n N --dist loadgroup).

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from analytics.validate import NAMED_KEYS, validate_warehouse
 from lambdas.shared.database import DatabaseCredentials
 from lambdas.shared.star_schema import FACTS
-from local.validate import NAMED_KEYS, validate_warehouse
 
 # One worker builds the pipeline's warehouse once for both modules (pytest -n N --dist loadgroup).
 pytestmark = pytest.mark.xdist_group("analytics")

@@ -24,6 +24,7 @@ from typing import Any
 
 import pg8000.native
 
+from analytics.reconcile import reconcile
 from lambdas.extract.watermarks import PREFIX as WATERMARK_PREFIX
 from lambdas.load.migrate import apply_migrations
 from lambdas.load.runner import run_load
@@ -35,11 +36,10 @@ from lambdas.transform.runner import run_transform
 from lambdas.transform.state import empty_state, save_state
 from local import simulate as simulate_module
 from local.cloud import LocalCloud
-from local.executions import ExecutionOutcome, ExecutionWatcher, new_run_id, redrive
 from local.postgres import create_database, drop_database, free_port
-from local.reconcile import reconcile
 from local.simulate import Activity as SimulatedActivity
 from local.simulate import simulate
+from ops.executions import ExecutionOutcome, ExecutionWatcher, new_run_id, redrive
 
 FAULTS_DIR = Path(__file__).resolve().parent / "faults"
 REPO = Path(__file__).resolve().parents[2]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from moto.stepfunctions.parser.asl.component.common.retry import jitter_strategy_decl, retrier_decl
 
+from analytics.reconcile import reconcile
 from lambdas.shared.constants import TRANSIENT_RETRY, Env, States
 from lambdas.shared.database import DatabaseCredentials
-from local.executions import redrive
-from local.reconcile import reconcile
 from local.simulate import Activity, simulate
+from ops.executions import redrive
 from tests.local_cloud.helpers import RetryClock, fail_first, unreachable_secret, warehouse_contents
 from tests.sql import run_sql
 

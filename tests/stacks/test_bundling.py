@@ -41,6 +41,12 @@ def test_asset_leaves_the_aws_sdk_to_the_runtime(asset_dir):
     assert not (asset_dir / "boto3").exists()
 
 
+def test_asset_leaves_out_what_does_not_run_in_lambda(asset_dir):
+    # The operator's tools and the local cloud run on a workstation, never in a function.
+    for package in ("analytics", "ops", "local", "stacks", "tests", "bench"):
+        assert not (asset_dir / package).exists(), package
+
+
 def test_dependencies_are_rebuilt_when_requirements_change(tmp_path):
     first, second = tmp_path / "a.txt", tmp_path / "b.txt"
     first.write_text("pg8000==1.31.6\n")

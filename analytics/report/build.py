@@ -20,8 +20,8 @@ from plotly.colors import qualitative
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
+from analytics.report.queries import Record, run_all
 from lambdas.shared.database import DatabaseCredentials
-from local.report.queries import Record, run_all
 
 DEFAULT_TITLE: Final = "Terrific Totes: sales, purchasing and payments"
 TOP: Final = 15  # bars shown in a ranking
@@ -357,7 +357,7 @@ def render(data: ReportData, *, title: str = DEFAULT_TITLE, generated_at: dateti
 </div>
 </main>
 <footer>Built from the warehouse views (schema {html.escape(schema)}) by the named queries in
-local/report/queries/: {html.escape(queries)}. Power BI and Jupyter users running the same queries see the same
+analytics/report/queries/: {html.escape(queries)}. Power BI and Jupyter users running the same queries see the same
 numbers.</footer>
 </body>
 </html>

@@ -18,10 +18,10 @@ from typing import Any, Final
 import pg8000.native
 import pycountry
 
+from analytics.reconcile import reconcile
 from lambdas.load.warehouse import key_text, quote_ident, schema_ident
 from lambdas.shared.database import DatabaseCredentials
 from lambdas.shared.star_schema import FACTS, STAR_TABLES, STAR_TABLES_BY_NAME, StarTable
-from local.reconcile import reconcile
 
 # The pipeline's promise (DESIGN.md): a change in Totesys can be queried in the warehouse within 30 minutes.
 DEFAULT_FRESHNESS_TOLERANCE_SECONDS: Final = 1800.0
