@@ -13,8 +13,8 @@ from decimal import Decimal
 
 import pg8000.native
 
-from lambdas.load.warehouse import schema_ident
 from lambdas.shared.database import DatabaseCredentials
+from lambdas.shared.identifiers import schema_identifier
 
 # warehouse relation -> (its source table, the key in the warehouse, the key in the source), counted one to one
 COUNTED = {
@@ -109,7 +109,7 @@ def _difference(src: pg8000.native.Connection, wh: pg8000.native.Connection, nam
 def reconcile(source: DatabaseCredentials, warehouse: DatabaseCredentials, schema: str = "public") -> Reconciliation:
     src, wh = source.connect(), warehouse.connect()
     try:
-        wh.run(f"SET search_path TO {schema_ident(schema)}")
+        wh.run(f"SET search_path TO {schema_identifier(schema)}")
         counts: dict[str, tuple[int, int]] = {}
         keys: dict[str, KeyDifference] = {}
         for name, (table, w_key, s_key) in COUNTED.items():

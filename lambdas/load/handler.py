@@ -11,9 +11,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
 from lambdas.load.runner import load_warehouse
-from lambdas.load.warehouse import DEFAULT_SCHEMA, SCHEMA_PATTERN
 from lambdas.shared.constants import METRICS_NAMESPACE, Env
 from lambdas.shared.errors import WarehouseUnavailable
+from lambdas.shared.identifiers import DEFAULT_SCHEMA, SCHEMA_PATTERN
 from lambdas.shared.observability import logger, metrics, tracer
 from lambdas.shared.secrets import credentials_from_secret, forget_secret
 

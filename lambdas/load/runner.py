@@ -17,9 +17,11 @@ from lambdas.load.direct import load_directly
 from lambdas.load.merge import Merged, merge_dates, merge_dimension, merge_fact
 from lambdas.load.migrate import apply_migrations
 from lambdas.load.staging import stage_table
-from lambdas.load.warehouse import invalid_data, is_data_error, is_unavailable, qualified, rollback_quietly, unavailable
+from lambdas.load.warehouse import invalid_data, is_data_error, rollback_quietly, unavailable
 from lambdas.shared.database import DatabaseCredentials
 from lambdas.shared.errors import InvalidData, OnyxError
+from lambdas.shared.identifiers import qualified
+from lambdas.shared.sqlstates import is_transient
 from lambdas.shared.star_schema import DIM_DATE, STAR_TABLES, StarTable
 
 RUN_LEDGER: Final = "onyx_run"
@@ -169,7 +171,7 @@ def _transaction(conn: pg8000.native.Connection) -> Iterator[None]:
         yield
     except BaseException as exc:
         rollback_quietly(conn)
-        if not isinstance(exc, OnyxError) and is_unavailable(exc):
+        if not isinstance(exc, OnyxError) and is_transient(exc):
             raise unavailable(exc, "loading") from exc
         raise
 
@@ -179,7 +181,7 @@ def connect(credentials: DatabaseCredentials, timeout: float = 10) -> pg8000.nat
     try:
         return credentials.connect(timeout=timeout, application_name="onyx-load")
     except Exception as exc:
-        if is_unavailable(exc):
+        if is_transient(exc):
             raise unavailable(exc, f"connecting to {credentials.host}:{credentials.port}") from exc
         raise
 
@@ -192,7 +194,7 @@ def load_warehouse(credentials: DatabaseCredentials, s3: Any, processed_bucket: 
         try:
             apply_migrations(conn, schema)
         except Exception as exc:
-            if is_unavailable(exc):
+            if is_transient(exc):
                 raise unavailable(exc, "migrating") from exc
             raise
         return run_load(conn, s3, processed_bucket, schema, manifest_key, run_id=run_id)
