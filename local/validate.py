@@ -22,7 +22,7 @@ from pg8000.native import identifier
 from lambdas.shared.database import DatabaseCredentials
 from lambdas.shared.errors import key_text
 from lambdas.shared.identifiers import schema_identifier
-from lambdas.shared.star_schema import FACTS, STAR_TABLES, STAR_TABLES_BY_NAME, StarTable
+from lambdas.shared.star_schema import FACTS, SOURCED, STAR_TABLES, STAR_TABLES_BY_NAME, StarTable
 from local.reconcile import reconcile
 
 # The pipeline's promise (DESIGN.md): a change in Totesys can be queried in the warehouse within 30 minutes.
@@ -237,9 +237,7 @@ def check_currencies(conn: pg8000.native.Connection) -> Check:
 
 # ---- the checks against the source ----------------------------------------------------------------
 # fact -> (source table, source key)
-FACT_SOURCES: Final = {"fact_sales_order": ("sales_order", "sales_order_id"),
-                       "fact_purchase_order": ("purchase_order", "purchase_order_id"),
-                       "fact_payment": ("payment", "payment_id")}
+FACT_SOURCES: Final = {fact.name: (source.name, source.key) for fact, source in SOURCED if fact.is_fact}
 
 
 def newest_versions(conn: pg8000.native.Connection) -> dict[str, datetime | None]:
@@ -261,8 +259,8 @@ def check_freshness(src: pg8000.native.Connection, wh: pg8000.native.Connection,
         lags.append(f"{table} {max(lag, 0):,.0f} s")
         if lag > tolerance:
             since = warehouse_newest or datetime.min
-            rows = _offending(src, f"SELECT {key}, last_updated, count(*) OVER () FROM {identifier(table)} "
-                                   f"WHERE last_updated > :since ORDER BY last_updated, {key}", since=since)
+            rows = _offending(src, f"SELECT {identifier(key)}, last_updated, count(*) OVER () FROM {identifier(table)} "
+                                   f"WHERE last_updated > :since ORDER BY last_updated, {identifier(key)}", since=since)
             findings.add(rows, partial(_not_loaded, table, key, warehouse_newest))
     return findings.check("freshness", f"warehouse behind the source by {', '.join(lags) or 'nothing'} "
                                        f"(tolerance {tolerance:,.0f} s)",
