@@ -12,30 +12,18 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 import pg8000.native
+from pg8000.native import identifier
 
-from lambdas.load.warehouse import schema_ident
 from lambdas.shared.database import DatabaseCredentials
+from lambdas.shared.identifiers import schema_identifier
+from lambdas.shared.star_schema import SOURCED
 
 # warehouse relation -> (its source table, the key in the warehouse, the key in the source), counted one to one
-COUNTED = {
-    "dim_staff": ("staff", "staff_id", "staff_id"),
-    "dim_location": ("address", "location_id", "address_id"),
-    "dim_design": ("design", "design_id", "design_id"),
-    "dim_currency": ("currency", "currency_id", "currency_id"),
-    "dim_counterparty": ("counterparty", "counterparty_id", "counterparty_id"),
-    "dim_payment_type": ("payment_type", "payment_type_id", "payment_type_id"),
-    "dim_transaction": ('"transaction"', "transaction_id", "transaction_id"),
-    "sales_order_current": ("sales_order", "sales_order_id", "sales_order_id"),
-    "purchase_order_current": ("purchase_order", "purchase_order_id", "purchase_order_id"),
-    "payment_current": ("payment", "payment_id", "payment_id"),
-}
-# (warehouse relation, amount expression), (source table, amount expression), both grouped by currency_id
-MONEY = {
-    "sales_order": (("sales_order_current", "units_sold * unit_price"), ("sales_order", "units_sold * unit_price")),
-    "purchase_order": (("purchase_order_current", "item_quantity * item_unit_price"),
-                       ("purchase_order", "item_quantity * item_unit_price")),
-    "payment": (("payment_current", "payment_amount"), ("payment", "payment_amount")),
-}
+COUNTED = {star.counted_relation: (source.name, star.id_column, source.key) for star, source in SOURCED}
+# source fact -> (warehouse relation, amount expression), (source table, amount expression), grouped by currency_id
+MONEY = {source.name: ((star.counted_relation, " * ".join(identifier(c) for c in star.amount)),
+                       (source.name, " * ".join(identifier(c) for c in star.amount)))
+         for star, source in SOURCED if star.amount}
 NAMED_KEYS = 10  # ids named per side when a table differs
 
 
@@ -89,12 +77,14 @@ class Reconciliation:
 
 
 def _fingerprint(conn: pg8000.native.Connection, relation: str, key: str) -> tuple[int, str]:
+    key, relation = identifier(key), identifier(relation)
     count, digest = conn.run(f"SELECT count(*), md5(coalesce(string_agg({key}::text, ',' ORDER BY {key}), '')) "
                              f"FROM {relation}")[0]
     return int(count), str(digest)
 
 
 def _ids(conn: pg8000.native.Connection, relation: str, key: str) -> set[int]:
+    key, relation = identifier(key), identifier(relation)
     return {int(row[0]) for row in conn.run(f"SELECT {key} FROM {relation} WHERE {key} IS NOT NULL")}
 
 
@@ -109,7 +99,7 @@ def _difference(src: pg8000.native.Connection, wh: pg8000.native.Connection, nam
 def reconcile(source: DatabaseCredentials, warehouse: DatabaseCredentials, schema: str = "public") -> Reconciliation:
     src, wh = source.connect(), warehouse.connect()
     try:
-        wh.run(f"SET search_path TO {schema_ident(schema)}")
+        wh.run(f"SET search_path TO {schema_identifier(schema)}")
         counts: dict[str, tuple[int, int]] = {}
         keys: dict[str, KeyDifference] = {}
         for name, (table, w_key, s_key) in COUNTED.items():
@@ -123,8 +113,8 @@ def reconcile(source: DatabaseCredentials, warehouse: DatabaseCredentials, schem
                     keys[name] = difference
         money: dict[str, dict[int, tuple[Decimal, Decimal]]] = {}
         for fact, ((w_rel, w_amount), (s_rel, s_amount)) in MONEY.items():
-            s_sums = dict(src.run(f"SELECT currency_id, sum({s_amount}) FROM {s_rel} GROUP BY 1"))
-            w_sums = dict(wh.run(f"SELECT currency_id, sum({w_amount}) FROM {w_rel} GROUP BY 1"))
+            s_sums = dict(src.run(f"SELECT currency_id, sum({s_amount}) FROM {identifier(s_rel)} GROUP BY 1"))
+            w_sums = dict(wh.run(f"SELECT currency_id, sum({w_amount}) FROM {identifier(w_rel)} GROUP BY 1"))
             money[fact] = {c: (Decimal(s_sums.get(c) or 0), Decimal(w_sums.get(c) or 0))
                            for c in sorted(set(s_sums) | set(w_sums))}
         return Reconciliation(counts=counts, money=money, keys=keys)

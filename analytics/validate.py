@@ -17,11 +17,13 @@ from typing import Any, Final
 
 import pg8000.native
 import pycountry
+from pg8000.native import identifier
 
 from analytics.reconcile import reconcile
-from lambdas.load.warehouse import key_text, quote_ident, schema_ident
 from lambdas.shared.database import DatabaseCredentials
-from lambdas.shared.star_schema import FACTS, STAR_TABLES, STAR_TABLES_BY_NAME, StarTable
+from lambdas.shared.errors import key_text
+from lambdas.shared.identifiers import schema_identifier
+from lambdas.shared.star_schema import FACTS, SOURCED, STAR_TABLES, STAR_TABLES_BY_NAME, StarTable
 
 # The pipeline's promise (DESIGN.md): a change in Totesys can be queried in the warehouse within 30 minutes.
 DEFAULT_FRESHNESS_TOLERANCE_SECONDS: Final = 1800.0
@@ -103,7 +105,7 @@ def _key_columns(table: StarTable) -> tuple[str, ...]:
 
 def _select_key(table: StarTable, alias: str = "") -> str:
     prefix = f"{alias}." if alias else ""
-    return ", ".join(prefix + quote_ident(c) for c in _key_columns(table))
+    return ", ".join(prefix + identifier(c) for c in _key_columns(table))
 
 
 def _row_name(table: StarTable, values: Sequence[Any]) -> str:
@@ -143,8 +145,8 @@ def _offending(conn: pg8000.native.Connection, sql: str, **params: Any) -> list[
 def _unique(conn: pg8000.native.Connection, name: str, tables: Sequence[tuple[StarTable, tuple[str, ...]]]) -> Check:
     findings = _Findings()
     for table, columns in tables:
-        cols = ", ".join(quote_ident(c) for c in columns)
-        rows = _offending(conn, f"SELECT {cols}, count(*), count(*) OVER () FROM {quote_ident(table.name)} "
+        cols = ", ".join(identifier(c) for c in columns)
+        rows = _offending(conn, f"SELECT {cols}, count(*), count(*) OVER () FROM {identifier(table.name)} "
                                 f"GROUP BY {cols} HAVING count(*) > 1 ORDER BY {cols}")
         findings.add(rows, partial(_duplicate, table.name, columns))
     return findings.check(name, f"no duplicates in {len(tables)} tables", "{n} duplicated key(s)")
@@ -167,12 +169,12 @@ def check_orphans(conn: pg8000.native.Connection) -> Check:
         for column, dimension in fact.references:
             pairs += 1
             dim_key = STAR_TABLES_BY_NAME[dimension].key[0]
-            col = quote_ident(column)
+            col = identifier(column)
             rows = _offending(conn, f"""
                 SELECT {_select_key(fact, 'f')}, f.{col}, count(*) OVER ()
-                  FROM {quote_ident(fact.name)} f
+                  FROM {identifier(fact.name)} f
                  WHERE f.{col} IS NOT NULL
-                   AND NOT EXISTS (SELECT 1 FROM {quote_ident(dimension)} d WHERE d.{quote_ident(dim_key)} = f.{col})
+                   AND NOT EXISTS (SELECT 1 FROM {identifier(dimension)} d WHERE d.{identifier(dim_key)} = f.{col})
                  ORDER BY {_select_key(fact, 'f')}""")
             findings.add(rows, partial(_orphan, fact, column, dimension))
     return findings.check("facts reference their dimensions", f"all {pairs} references resolve",
@@ -183,10 +185,10 @@ def check_not_null(conn: pg8000.native.Connection) -> Check:
     findings = _Findings()
     for table in STAR_TABLES:
         required = [f.name for f in table.schema if not f.nullable] + ([table.surrogate] if table.surrogate else [])
-        nulls = ", ".join(f"CASE WHEN {quote_ident(c)} IS NULL THEN '{c}' END" for c in required)
-        where = " OR ".join(f"{quote_ident(c)} IS NULL" for c in required)
+        nulls = ", ".join(f"CASE WHEN {identifier(c)} IS NULL THEN '{c}' END" for c in required)
+        where = " OR ".join(f"{identifier(c)} IS NULL" for c in required)
         rows = _offending(conn, f"SELECT {_select_key(table)}, concat_ws(', ', {nulls}), count(*) OVER () "
-                                f"FROM {quote_ident(table.name)} WHERE {where} ORDER BY {_select_key(table)}")
+                                f"FROM {identifier(table.name)} WHERE {where} ORDER BY {_select_key(table)}")
         findings.add(rows, partial(_null, table))
     return findings.check("no NULL where forbidden", "every required column is filled", "{n} row(s) with a NULL")
 
@@ -209,8 +211,8 @@ def check_ranges(conn: pg8000.native.Connection) -> Check:
     findings = _Findings()
     for name, column, violation, requirement in RANGE_RULES:
         table = STAR_TABLES_BY_NAME[name]
-        rows = _offending(conn, f"SELECT {_select_key(table)}, {quote_ident(column)}, count(*) OVER () "
-                                f"FROM {quote_ident(name)} WHERE {violation} ORDER BY {_select_key(table)}")
+        rows = _offending(conn, f"SELECT {_select_key(table)}, {identifier(column)}, count(*) OVER () "
+                                f"FROM {identifier(name)} WHERE {violation} ORDER BY {_select_key(table)}")
         findings.add(rows, partial(_out_of_range, table, column, requirement))
     return findings.check("values in range", "quantities > 0, prices and amounts >= 0, calendar consistent",
                           "{n} value(s) out of range")
@@ -248,14 +250,12 @@ def check_currencies(conn: pg8000.native.Connection) -> Check:
 
 # ---- the checks against the source ----------------------------------------------------------------
 # fact -> (source table, source key)
-FACT_SOURCES: Final = {"fact_sales_order": ("sales_order", "sales_order_id"),
-                       "fact_purchase_order": ("purchase_order", "purchase_order_id"),
-                       "fact_payment": ("payment", "payment_id")}
+FACT_SOURCES: Final = {fact.name: (source.name, source.key) for fact, source in SOURCED if fact.is_fact}
 
 
 def newest_versions(conn: pg8000.native.Connection) -> dict[str, datetime | None]:
     """The newest last_updated of each fact in the warehouse (None when the fact is empty)."""
-    return {fact: conn.run(f"SELECT max(last_updated_date + last_updated_time) FROM {quote_ident(fact)}")[0][0]
+    return {fact: conn.run(f"SELECT max(last_updated_date + last_updated_time) FROM {identifier(fact)}")[0][0]
             for fact in FACT_SOURCES}
 
 
@@ -265,15 +265,15 @@ def check_freshness(src: pg8000.native.Connection, wh: pg8000.native.Connection,
     newest = newest_versions(wh)
     for fact, (table, key) in FACT_SOURCES.items():
         warehouse_newest = newest[fact]
-        source_newest = src.run(f"SELECT max(last_updated) FROM {quote_ident(table)}")[0][0]
+        source_newest = src.run(f"SELECT max(last_updated) FROM {identifier(table)}")[0][0]
         if source_newest is None:
             continue
         lag = (source_newest - warehouse_newest).total_seconds() if warehouse_newest else float("inf")
         lags.append(f"{table} {max(lag, 0):,.0f} s")
         if lag > tolerance:
             since = warehouse_newest or datetime.min
-            rows = _offending(src, f"SELECT {key}, last_updated, count(*) OVER () FROM {quote_ident(table)} "
-                                   f"WHERE last_updated > :since ORDER BY last_updated, {key}", since=since)
+            rows = _offending(src, f"SELECT {identifier(key)}, last_updated, count(*) OVER () FROM {identifier(table)} "
+                                   f"WHERE last_updated > :since ORDER BY last_updated, {identifier(key)}", since=since)
             findings.add(rows, partial(_not_loaded, table, key, warehouse_newest))
     return findings.check("freshness", f"warehouse behind the source by {', '.join(lags) or 'nothing'} "
                                        f"(tolerance {tolerance:,.0f} s)",
@@ -319,7 +319,7 @@ def validate_warehouse(source: DatabaseCredentials | None, warehouse: DatabaseCr
     """Run every check; those needing the source are skipped (and say so) when `source` is None."""
     wh = warehouse.connect(application_name="onyx-validate")
     try:
-        wh.run(f"SET search_path TO {schema_ident(schema)}")
+        wh.run(f"SET search_path TO {schema_identifier(schema)}")
         wh.run("START TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")  # one snapshot for every check
         checks = [check_primary_keys(wh), check_fact_versions(wh), check_orphans(wh), check_not_null(wh),
                   check_ranges(wh), check_calendar(wh), check_currencies(wh)]

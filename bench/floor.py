@@ -22,6 +22,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from pg8000.native import identifier
+
 from lambdas.shared.database import DatabaseCredentials
 from lambdas.shared.totesys import TABLES
 from local.seed.load import apply_source_schema
@@ -62,14 +64,10 @@ def prepare_target(target: DatabaseCredentials) -> DatabaseCredentials:
                 "SELECT conrelid::regclass::text, conname FROM pg_constraint "
                 "WHERE contype = 'f' AND connamespace = 'public'::regnamespace"):
             # Names come from the catalogue of the schema we just created, quoted as identifiers.
-            conn.run(f"ALTER TABLE {table} DROP CONSTRAINT {_quote(constraint)}")
+            conn.run(f"ALTER TABLE {table} DROP CONSTRAINT {identifier(constraint)}")
     finally:
         conn.close()
     return target
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def truncate(target: DatabaseCredentials) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import calendar
 import io
-import json
 import shutil
 import tempfile
 import time
@@ -30,7 +29,8 @@ import pyarrow.parquet as pq
 from lambdas.load.migrate import apply_migrations
 from lambdas.load.runner import run_load
 from lambdas.shared.database import DatabaseCredentials
-from lambdas.shared.layout import processed_data_key, transform_manifest_key
+from lambdas.shared.layout import processed_data_key
+from lambdas.shared.manifests import TableFiles, TransformManifest
 from lambdas.shared.star_schema import FACT_SALES_ORDER, STAR_TABLES, STAR_TABLES_BY_NAME
 from local.postgres import PostgresCluster, create_database
 
@@ -121,7 +121,7 @@ def sales_orders(n: int, first_id: int = 1, day_offset: int = 0) -> pa.Table:
 
 def write_run(bucket: LocalBucket, run_id: str, tables: dict[str, pa.Table]) -> str:
     at = datetime.fromisoformat(STARTED_AT)
-    entries = {}
+    entries: dict[str, TableFiles] = {}
     for table in STAR_TABLES:
         data = tables.get(table.name)
         keys = []
@@ -131,11 +131,10 @@ def write_run(bucket: LocalBucket, run_id: str, tables: dict[str, pa.Table]) -> 
             pq.write_table(data, sink)
             bucket.put(key, sink.getvalue())
             keys.append(key)
-        entries[table.name] = {"rows": 0 if data is None else data.num_rows, "keys": keys}
-    key = transform_manifest_key(run_id)
-    bucket.put(key, json.dumps({"run_id": run_id, "extract_manifest_key": "", "started_at": STARTED_AT,
-                                "tables": entries}).encode())
-    return key
+        entries[table.name] = TableFiles(rows=0 if data is None else data.num_rows, keys=keys)
+    manifest = TransformManifest(run_id=run_id, extract_manifest_key="", started_at=STARTED_AT, tables=entries)
+    bucket.put(manifest.key, manifest.to_json())
+    return manifest.key
 
 
 def timed(label: str, rows: int, action: Callable[[], object]) -> float:

@@ -19,7 +19,7 @@ from typing import Any
 
 import boto3
 
-from lambdas.load.migrate import apply_migrations
+from lambdas.load import apply_migrations
 from lambdas.shared.database import DatabaseCredentials
 from local import moto_compat
 from local.deploy import Deployment, deploy, synthesize

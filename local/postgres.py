@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from pg8000.native import identifier
+
 from lambdas.shared.database import DatabaseCredentials
 
 _PR_SET_PDEATHSIG = 1
@@ -208,9 +210,9 @@ def create_database(server: DatabaseCredentials, name: str, template: str | None
     """CREATE DATABASE on `server` (identifiers quoted; DDL cannot take parameters)."""
     conn = server.connect()
     try:
-        sql = f"CREATE DATABASE {quote_ident(name)}"
+        sql = f"CREATE DATABASE {identifier(name)}"
         if template:
-            sql += f" TEMPLATE {quote_ident(template)}"
+            sql += f" TEMPLATE {identifier(template)}"
         conn.run(sql)
     finally:
         conn.close()
@@ -220,11 +222,6 @@ def create_database(server: DatabaseCredentials, name: str, template: str | None
 def drop_database(server: DatabaseCredentials, name: str) -> None:
     conn = server.connect()
     try:
-        conn.run(f"DROP DATABASE IF EXISTS {quote_ident(name)} WITH (FORCE)")
+        conn.run(f"DROP DATABASE IF EXISTS {identifier(name)} WITH (FORCE)")
     finally:
         conn.close()
-
-
-def quote_ident(name: str) -> str:
-    """Quote an SQL identifier (the only way to put a name, not a value, into SQL)."""
-    return '"' + name.replace('"', '""') + '"'

@@ -11,7 +11,7 @@ from typing import Any, Final
 
 import pg8000.native
 
-from lambdas.load.warehouse import schema_ident
+from lambdas.shared.identifiers import schema_identifier
 
 QUERIES_DIR: Final = Path(__file__).resolve().parent / "queries"
 
@@ -39,7 +39,7 @@ def run_query(conn: pg8000.native.Connection, name: str) -> list[Record]:
 
 def run_all(conn: pg8000.native.Connection, schema: str = "public") -> dict[str, list[Record]]:
     """Every named query, all from one snapshot of the warehouse."""
-    conn.run(f"SET search_path TO {schema_ident(schema)}")
+    conn.run(f"SET search_path TO {schema_identifier(schema)}")
     conn.run("START TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
     try:
         return {name: run_query(conn, name) for name in query_names()}

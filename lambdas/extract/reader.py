@@ -28,6 +28,7 @@ from contextlib import contextmanager, suppress
 from typing import Protocol
 
 import pg8000.native
+from pg8000.native import identifier
 
 from lambdas.extract.window import TIMESTAMP_FORMAT, Window
 from lambdas.shared.totesys import BOOL, INT, MONEY, TIMESTAMP, Column, Table
@@ -56,7 +57,7 @@ class _Unquoted:
 
 def _json_value(column: Column) -> str:
     """The column's JSON value as SQL text, `null` for NULL (`||` passes a NULL on to the coalesce)."""
-    name = f'"{column.name}"'
+    name = identifier(column.name)
     if column.kind == TIMESTAMP:
         value = f"""'"' || to_char({name}, '{TIMESTAMP_FORMAT}') || '"'"""
     elif column.kind == MONEY:

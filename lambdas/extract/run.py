@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import pg8000.native
 
-from lambdas.extract.manifest import ExtractManifest, TableExtract, read_manifest, write_manifest
+from lambdas.extract.manifest import read_manifest, write_manifest
 from lambdas.extract.reader import copy_window, export_snapshot, shared_snapshot, snapshot
 from lambdas.extract.schema_check import check_source_schema
 from lambdas.extract.source import connect_source, source_errors
@@ -31,6 +31,7 @@ from lambdas.extract.window import Window, read_horizon
 from lambdas.extract.writer import FILE_BYTES, JsonLinesWriter, first_free_part
 from lambdas.shared.constants import DEFAULT_SAFETY_LAG_SECONDS
 from lambdas.shared.database import DatabaseCredentials
+from lambdas.shared.manifests import ExtractManifest, TableExtract
 from lambdas.shared.observability import logger
 from lambdas.shared.totesys import TABLES, Table
 
@@ -68,10 +69,6 @@ def _seconds_between(earlier: str, later: str) -> float:
     return (datetime.fromisoformat(later) - datetime.fromisoformat(earlier)).total_seconds()
 
 
-def _highs(manifest: ExtractManifest) -> dict[str, str]:
-    return {name: table.high for name, table in manifest.tables.items()}
-
-
 @dataclass(frozen=True)
 class _RunFiles:
     """Where a run's data files go."""
@@ -90,7 +87,7 @@ class _RunFiles:
 
 def _extract_table(conn: pg8000.native.Connection, files: _RunFiles, table: Table, window: Window) -> TableExtract:
     if window.is_empty:
-        return TableExtract(window.low, window.high, rows=0, keys=())
+        return TableExtract(low=window.low, high=window.high, rows=0, keys=())
     writer = files.writer(table)
     try:
         copy_window(conn, table, window, writer)
@@ -101,7 +98,7 @@ def _extract_table(conn: pg8000.native.Connection, files: _RunFiles, table: Tabl
         raise
     logger.info("extracted table", extra={"table": table.name, "rows": writer.rows, "low": window.low,
                                           "high": window.high, "keys": writer.keys})
-    return TableExtract(window.low, window.high, rows=writer.rows, keys=tuple(writer.keys))
+    return TableExtract(low=window.low, high=window.high, rows=writer.rows, keys=tuple(writer.keys))
 
 
 def _estimated_rows(conn: pg8000.native.Connection) -> dict[str, int]:
@@ -191,10 +188,10 @@ def run_extract(credentials: DatabaseCredentials, s3: S3Client, bucket: str, run
         with suppress(Exception):
             conn.close()
 
-    manifest = ExtractManifest(run_id, _iso_z(started_at), tables)
+    manifest = ExtractManifest(run_id=run_id, started_at=_iso_z(started_at), tables=tables)
     if not write_manifest(s3, bucket, manifest):
         manifest = read_manifest(s3, bucket, run_id) or manifest  # a concurrent attempt committed first
-    lag = _seconds_between(max(_highs(manifest).values()), horizon.source_now)
+    lag = _seconds_between(max(manifest.highs.values()), horizon.source_now)
     return ExtractResult(manifest, False, time.monotonic() - started, lag)
 
 
@@ -206,6 +203,6 @@ def commit_run(s3: S3Client, bucket: str, run_id: str) -> str:
     manifest = read_manifest(s3, bucket, run_id)
     if manifest is None:
         raise ValueError(f"run {run_id} has no extract manifest: nothing to commit")
-    key = advance_watermarks(s3, bucket, run_id, _highs(manifest))
-    logger.info("watermarks advanced", extra={"watermark_key": key, "highs": _highs(manifest)})
+    key = advance_watermarks(s3, bucket, run_id, manifest.highs)
+    logger.info("watermarks advanced", extra={"watermark_key": key, "highs": manifest.highs})
     return key

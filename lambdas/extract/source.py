@@ -9,11 +9,9 @@ import pg8000.native
 
 from lambdas.shared.database import DatabaseCredentials
 from lambdas.shared.errors import SourceUnavailable
+from lambdas.shared.sqlstates import error_fields, is_transient
 
 APPLICATION_NAME = "onyx-extract"
-# SQLSTATE classes that mean "the server cannot serve us now": connection exception, insufficient
-# resources, operator intervention (shutdown, statement timeout), transaction rollback.
-_TRANSIENT_SQLSTATE_CLASSES = ("08", "53", "57", "40")
 
 
 def _where(credentials: DatabaseCredentials) -> str:
@@ -21,15 +19,8 @@ def _where(credentials: DatabaseCredentials) -> str:
 
 
 def _reason(exc: BaseException) -> str:
-    if isinstance(exc, pg8000.native.DatabaseError) and exc.args and isinstance(exc.args[0], dict):
-        return f"{exc.args[0].get('C', '')} {exc.args[0].get('M', '')}".strip()
-    return str(exc) or type(exc).__name__
-
-
-def _is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, pg8000.native.DatabaseError) and exc.args and isinstance(exc.args[0], dict):
-        return str(exc.args[0].get("C", "")).startswith(_TRANSIENT_SQLSTATE_CLASSES)
-    return isinstance(exc, pg8000.native.InterfaceError | OSError)
+    fields = error_fields(exc)
+    return f"{fields.get('C', '')} {fields.get('M', '')}".strip() if fields else (str(exc) or type(exc).__name__)
 
 
 def connect_source(credentials: DatabaseCredentials, *, timeout: float = 10,
@@ -47,6 +38,6 @@ def source_errors(credentials: DatabaseCredentials) -> Iterator[None]:
     try:
         yield
     except (pg8000.native.DatabaseError, pg8000.native.InterfaceError, OSError) as exc:
-        if not _is_transient(exc):
+        if not is_transient(exc):
             raise
         raise SourceUnavailable(f"Totesys at {_where(credentials)} failed while reading: {_reason(exc)}") from exc

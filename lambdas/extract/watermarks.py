@@ -10,11 +10,12 @@ The object is written only after the run's files and manifest, so a failed run n
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
+
+from lambdas.shared.manifests import Watermarks
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -36,16 +37,15 @@ def latest_watermarks(s3: S3Client, bucket: str) -> dict[str, str]:
     listing = s3.list_objects_v2(Bucket=bucket, Prefix=PREFIX, MaxKeys=1)
     if not listing.get("Contents"):
         return {}
-    body = s3.get_object(Bucket=bucket, Key=listing["Contents"][0]["Key"])["Body"].read()
-    highs: dict[str, str] = json.loads(body)["highs"]
-    return highs
+    key = listing["Contents"][0]["Key"]
+    return Watermarks.from_json(s3.get_object(Bucket=bucket, Key=key)["Body"].read(), key).highs
 
 
 def advance_watermarks(s3: S3Client, bucket: str, run_id: str, highs: dict[str, str]) -> str:
     """Record the run's highs (idempotent: a second call for the same run leaves the first object)."""
     key = watermark_key(run_id, highs)
     try:
-        s3.put_object(Bucket=bucket, Key=key, Body=json.dumps({"run_id": run_id, "highs": highs}).encode(),
+        s3.put_object(Bucket=bucket, Key=key, Body=Watermarks(run_id=run_id, highs=highs).to_json(),
                       ContentType="application/json", IfNoneMatch="*")
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") not in ("PreconditionFailed", "ConditionalRequestConflict"):

@@ -28,17 +28,18 @@ from datetime import date
 
 import pg8000.native
 import pyarrow as pa
+from pg8000.native import identifier
 
 from lambdas.load.staging import binary_copy
-from lambdas.load.warehouse import qualified, quote_ident
 from lambdas.shared.calendar import calendar_days
+from lambdas.shared.identifiers import qualified
 from lambdas.shared.star_schema import DIM_DATE
 
 
 def missing_days(conn: pg8000.native.Connection, schema: str) -> list[date]:
     """The days between dim_date's first and last that it lacks, in order (none for an empty calendar)."""
     target = qualified(schema, DIM_DATE.name)
-    key = quote_ident(DIM_DATE.key[0])
+    key = identifier(DIM_DATE.key[0])
     return [row[0] for row in conn.run(f"""
         SELECT CAST(series.at AS date)
           FROM generate_series((SELECT CAST(min({key}) AS timestamp) FROM {target}),
@@ -57,7 +58,7 @@ def fill_calendar(conn: pg8000.native.Connection, schema: str) -> int:
     if not days:
         return 0
     rows = calendar_days(pa.array(days, pa.date32()))
-    columns = ", ".join(quote_ident(c) for c in DIM_DATE.columns)
+    columns = ", ".join(identifier(c) for c in DIM_DATE.columns)
     conn.run(f"COPY {qualified(schema, DIM_DATE.name)} ({columns}) FROM STDIN WITH (FORMAT binary)",
              stream=binary_copy(rows.schema, rows.to_batches()))
     return int(conn.row_count)

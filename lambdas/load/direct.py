@@ -20,11 +20,13 @@ from typing import Any, Final
 
 import pg8000.native
 import pyarrow.parquet as pq
+from pg8000.native import identifier
 
 from lambdas.load import merge
 from lambdas.load.merge import Merged, bulk_constraints, drop_constraints, restore_constraints, version_order
 from lambdas.load.staging import BATCH_ROWS, binary_copy, check_schema, copy_chunks, downloaded_parquet
-from lambdas.load.warehouse import is_data_error, qualified, quote_ident
+from lambdas.load.warehouse import is_data_error
+from lambdas.shared.identifiers import qualified
 from lambdas.shared.star_schema import StarTable
 
 DIRECT_MIN_ROWS = merge.BULK_ROWS  # fewer rows gain nothing measurable; the staging path loads them
@@ -66,7 +68,7 @@ def _copy(conn: pg8000.native.Connection, table: StarTable, target: str, *, s3: 
         # a dimension keeps its primary key, which the facts' foreign keys depend on.
         dropped = bulk_constraints(conn, target, rows) if table.is_fact else []
         drop_constraints(conn, target, dropped)
-        columns = ", ".join(quote_ident(c) for c in table.columns)
+        columns = ", ".join(identifier(c) for c in table.columns)
         chunks = _in_version_order(parquet, table) if table.is_fact else copy_chunks(parquet)
         conn.run(f"COPY {target} ({columns}) FROM STDIN WITH (FORMAT binary)", stream=chunks)
         copied = int(conn.row_count)

@@ -10,9 +10,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
 from lambdas.load.runner import load_warehouse
-from lambdas.load.warehouse import DEFAULT_SCHEMA, SCHEMA_PATTERN
 from lambdas.shared.constants import Env, RowMetrics
 from lambdas.shared.handler_models import StageEnvironment, StageEvent
+from lambdas.shared.identifiers import DEFAULT_SCHEMA, SCHEMA_PATTERN
 from lambdas.shared.observability import logger, metrics, rows_per_table, stage_handler
 from lambdas.shared.secrets import secret_credentials
 

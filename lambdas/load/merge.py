@@ -9,18 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pg8000.native
+from pg8000.native import identifier
 
 from lambdas.load.staging import staging_table
-from lambdas.load.warehouse import (
-    detail_key,
-    invalid_data,
-    is_data_error,
-    key_text,
-    qualified,
-    quote_ident,
-    sqlstate,
-)
-from lambdas.shared.errors import InvalidData
+from lambdas.load.warehouse import detail_key, invalid_data, is_data_error
+from lambdas.shared.errors import InvalidData, key_text
+from lambdas.shared.identifiers import qualified
+from lambdas.shared.sqlstates import sqlstate
 from lambdas.shared.star_schema import STAR_TABLES_BY_NAME, StarTable
 
 FOREIGN_KEY_VIOLATION = "23503"
@@ -54,7 +49,7 @@ class Merged:
 
 
 def _columns(names: tuple[str, ...], prefix: str = "") -> str:
-    return ", ".join(prefix + quote_ident(c) for c in names)
+    return ", ".join(prefix + identifier(c) for c in names)
 
 
 def merge_dimension(conn: pg8000.native.Connection, schema: str, table: StarTable, *,
@@ -66,7 +61,7 @@ def merge_dimension(conn: pg8000.native.Connection, schema: str, table: StarTabl
     """
     target = qualified(schema, table.name)
     values = tuple(c for c in table.columns if c not in table.key)
-    assignments = ", ".join(f"{quote_ident(c)} = EXCLUDED.{quote_ident(c)}" for c in values)
+    assignments = ", ".join(f"{identifier(c)} = EXCLUDED.{identifier(c)}" for c in values)
     if is_empty(conn, target):
         # The first load: nothing to conflict with (the staging table's primary key keeps keys unique).
         # A plain insert skips the speculative insertion and per-row conflict check of the upsert; it
@@ -132,7 +127,7 @@ def merge_fact(conn: pg8000.native.Connection, schema: str, table: StarTable) ->
 
 
 def _match(table: StarTable) -> str:
-    return " AND ".join(f"f.{quote_ident(c)} = s.{quote_ident(c)}" for c in table.key)
+    return " AND ".join(f"f.{identifier(c)} = s.{identifier(c)}" for c in table.key)
 
 
 def _insert(conn: pg8000.native.Connection, table: StarTable, target: str, *, empty: bool,
@@ -165,7 +160,7 @@ def version_order(table: StarTable) -> tuple[str, ...]:
 def drop_constraints(conn: pg8000.native.Connection, target: str, dropped: list[tuple[str, str, str]]) -> None:
     """Take `dropped` (from bulk_constraints) off the table; the lock is held, and all of it undone on rollback."""
     if dropped:
-        conn.run(f"ALTER TABLE {target} " + ", ".join(f"DROP CONSTRAINT {quote_ident(n)}" for n, _, _ in dropped))
+        conn.run(f"ALTER TABLE {target} " + ", ".join(f"DROP CONSTRAINT {identifier(n)}" for n, _, _ in dropped))
 
 
 def restore_constraints(conn: pg8000.native.Connection, table: StarTable, target: str,
@@ -174,7 +169,7 @@ def restore_constraints(conn: pg8000.native.Connection, table: StarTable, target
     if not dropped:
         return
     conn.run(f"ALTER TABLE {target} "
-             + ", ".join(f"ADD CONSTRAINT {quote_ident(n)} {definition}" for n, _, definition in dropped))
+             + ", ".join(f"ADD CONSTRAINT {identifier(n)} {definition}" for n, _, definition in dropped))
     # The table grew by a good share, so its row count is stale, and the next load's bulk decision
     # relies on it (reltuples; autovacuum would come later). Only the key columns: cheaper, and an
     # ANALYZE of some columns leaves the table due for autovacuum's full one.
@@ -224,9 +219,9 @@ def _orphan(conn: pg8000.native.Connection, schema: str, table: StarTable,
     for column, dimension_name in references:
         dimension = STAR_TABLES_BY_NAME[dimension_name]
         rows = conn.run(f"""
-            SELECT {_columns(table.key, 's.')}, s.{quote_ident(column)} FROM {staging_table(table)} s
+            SELECT {_columns(table.key, 's.')}, s.{identifier(column)} FROM {staging_table(table)} s
              WHERE NOT EXISTS (SELECT 1 FROM {qualified(schema, dimension_name)} d
-                                WHERE d.{quote_ident(dimension.key[0])} = s.{quote_ident(column)})
+                                WHERE d.{identifier(dimension.key[0])} = s.{identifier(column)})
              ORDER BY {_columns(table.key, 's.')} LIMIT 1""")
         if rows:
             *key_values, missing = rows[0]

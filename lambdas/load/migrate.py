@@ -15,7 +15,8 @@ from typing import Final
 
 import pg8000.native
 
-from lambdas.load.warehouse import rollback_quietly, schema_ident
+from lambdas.load.warehouse import rollback_quietly
+from lambdas.shared.identifiers import schema_identifier
 
 MIGRATIONS_DIR: Final = Path(__file__).resolve().parent / "migrations"
 LEDGER: Final = "onyx_migration"
@@ -55,7 +56,7 @@ def apply_migrations(conn: pg8000.native.Connection, schema: str = "public",
 
     Returns the names applied by this call (empty when the warehouse was already up to date).
     """
-    quoted = schema_ident(schema)
+    quoted = schema_identifier(schema)
     pending = migrations(directory)
     conn.run("BEGIN")
     try:

@@ -8,7 +8,6 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Final, TypedDict
 
 import pg8000.native
@@ -18,9 +17,12 @@ from lambdas.load.direct import load_directly
 from lambdas.load.merge import Merged, merge_dates, merge_dimension, merge_fact
 from lambdas.load.migrate import apply_migrations
 from lambdas.load.staging import stage_table
-from lambdas.load.warehouse import invalid_data, is_data_error, is_unavailable, qualified, rollback_quietly, unavailable
+from lambdas.load.warehouse import invalid_data, is_data_error, rollback_quietly, unavailable
 from lambdas.shared.database import DatabaseCredentials
 from lambdas.shared.errors import InvalidData, OnyxError
+from lambdas.shared.identifiers import qualified
+from lambdas.shared.manifests import TableFiles, TransformManifest
+from lambdas.shared.sqlstates import is_transient
 from lambdas.shared.star_schema import DIM_DATE, STAR_TABLES, StarTable
 
 RUN_LEDGER: Final = "onyx_run"
@@ -28,7 +30,7 @@ RUN_LEDGER: Final = "onyx_run"
 # sized for many small sessions). At 4 MB, ordering 1M staged versions spilled 80 MB to disk in an
 # external merge: 0.6 s, against 0.1 s in memory. One load runs at a time (the advisory lock below).
 WORK_MEM: Final = "256MB"
-MANIFEST: Final = "transform manifest"
+MANIFEST: Final = TransformManifest.KIND
 
 
 class LoadOutput(TypedDict):
@@ -39,47 +41,11 @@ class LoadOutput(TypedDict):
     already_loaded: bool
 
 
-@dataclass(frozen=True)
-class TableFiles:
-    rows: int
-    keys: list[str]
-
-
-@dataclass(frozen=True)
-class TransformManifest:
-    run_id: str
-    started_at: datetime
-    tables: dict[str, TableFiles]
-
-    @classmethod
-    def parse(cls, document: Any, source: str) -> TransformManifest:
-        """Validate `runs/<run_id>/transform.json`; anything missing or malformed is InvalidData."""
-        try:
-            started_at = datetime.fromisoformat(document["started_at"])
-            if started_at.tzinfo is None:
-                raise ValueError("started_at lacks a time zone")
-            tables = {}
-            for table in STAR_TABLES:
-                entry = document["tables"][table.name]
-                keys = entry["keys"]
-                if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
-                    raise TypeError(f"{table.name} keys is not a list of strings")
-                tables[table.name] = TableFiles(rows=int(entry["rows"]), keys=keys)
-            run_id = document["run_id"]
-            if not isinstance(run_id, str) or not run_id:
-                raise TypeError("run_id is not a string")
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InvalidData(MANIFEST, source, f"malformed: {type(exc).__name__} {exc}") from exc
-        return cls(run_id=run_id, started_at=started_at, tables=tables)
-
-
 def read_manifest(s3: Any, bucket: str, key: str) -> TransformManifest:
-    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    try:
-        document = json.loads(body)
-    except json.JSONDecodeError as exc:
-        raise InvalidData(MANIFEST, key, f"not JSON: {exc.msg}") from exc
-    return TransformManifest.parse(document, key)
+    """The run's transform manifest, naming the files of every star table; anything else is InvalidData."""
+    manifest = TransformManifest.from_json(s3.get_object(Bucket=bucket, Key=key)["Body"].read(), key)
+    manifest.require_tables([table.name for table in STAR_TABLES], key)
+    return manifest
 
 
 Merge = Callable[[pg8000.native.Connection, str, StarTable], Merged]
@@ -117,7 +83,7 @@ def run_load(conn: pg8000.native.Connection, s3: Any, processed_bucket: str, sch
         # A run extracted before one already loaded (an old execution redriven late) must not put its
         # older dimension values over newer ones.
         newest = not conn.run(f"SELECT EXISTS (SELECT 1 FROM {ledger} WHERE started_at > :started_at)",
-                              started_at=manifest.started_at)[0][0]
+                              started_at=manifest.started)[0][0]
         counts: dict[str, Merged] = {}
         for table in STAR_TABLES:  # dimensions first: the facts' foreign keys refer to them
             staged = _TableSource(s3, processed_bucket, manifest.tables[table.name], manifest_key)
@@ -125,7 +91,7 @@ def run_load(conn: pg8000.native.Connection, s3: Any, processed_bucket: str, sch
             if table is DIM_DATE:  # a continuous calendar: the days between its first and last (calendar.py)
                 counts[table.name] = Merged(inserted=counts[table.name].inserted + fill_calendar(conn, schema))
         conn.run(f"INSERT INTO {ledger} (run_id, started_at, rows) VALUES (:run_id, :started_at, CAST(:rows AS jsonb))",
-                 run_id=manifest.run_id, started_at=manifest.started_at,
+                 run_id=manifest.run_id, started_at=manifest.started,
                  rows=json.dumps({t: m.as_dict() for t, m in counts.items()}))
         conn.run("COMMIT")
     return LoadOutput(run_id=manifest.run_id, already_loaded=False, loaded={t: m.total for t, m in counts.items()})
@@ -172,7 +138,7 @@ def _transaction(conn: pg8000.native.Connection) -> Iterator[None]:
         yield
     except BaseException as exc:
         rollback_quietly(conn)
-        if not isinstance(exc, OnyxError) and is_unavailable(exc):
+        if not isinstance(exc, OnyxError) and is_transient(exc):
             raise unavailable(exc, "loading") from exc
         raise
 
@@ -182,7 +148,7 @@ def connect(credentials: DatabaseCredentials, timeout: float = 10) -> pg8000.nat
     try:
         return credentials.connect(timeout=timeout, application_name="onyx-load")
     except Exception as exc:
-        if is_unavailable(exc):
+        if is_transient(exc):
             raise unavailable(exc, f"connecting to {credentials.host}:{credentials.port}") from exc
         raise
 
@@ -195,7 +161,7 @@ def load_warehouse(credentials: DatabaseCredentials, s3: Any, processed_bucket: 
         try:
             apply_migrations(conn, schema)
         except Exception as exc:
-            if is_unavailable(exc):
+            if is_transient(exc):
                 raise unavailable(exc, "migrating") from exc
             raise
         return run_load(conn, s3, processed_bucket, schema, manifest_key, run_id=run_id)

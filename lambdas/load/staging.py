@@ -18,9 +18,10 @@ import pg8000.native
 import pgpq
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pg8000.native import identifier
 
-from lambdas.load.warehouse import copy_line, invalid_data, is_data_error, key_text, quote_ident
-from lambdas.shared.errors import InvalidData
+from lambdas.load.warehouse import copy_line, invalid_data, is_data_error
+from lambdas.shared.errors import InvalidData, key_text
 from lambdas.shared.star_schema import StarTable
 
 BATCH_ROWS: Final = 65_536
@@ -39,7 +40,7 @@ _PG_TYPES: Final = {
 
 def staging_table(table: StarTable) -> str:
     """The staging table's name, in the session's temporary schema."""
-    return f"pg_temp.{quote_ident('stage_' + table.name)}"
+    return f"pg_temp.{identifier('stage_' + table.name)}"
 
 
 def pg_type(type_: pa.DataType) -> str:
@@ -51,7 +52,7 @@ def pg_type(type_: pa.DataType) -> str:
 
 def create_staging(conn: pg8000.native.Connection, table: StarTable) -> None:
     """A TEMP table shaped like the Parquet files (NOT NULL where the star schema says so), gone at commit."""
-    columns = ", ".join(f"{quote_ident(f.name)} {pg_type(f.type)}{'' if f.nullable else ' NOT NULL'}"
+    columns = ", ".join(f"{identifier(f.name)} {pg_type(f.type)}{'' if f.nullable else ' NOT NULL'}"
                         for f in table.schema)
     conn.run(f"CREATE TEMP TABLE {staging_table(table)} ({columns}) ON COMMIT DROP")
 
@@ -98,7 +99,7 @@ def copy_parquet(conn: pg8000.native.Connection, table: StarTable, parquet: pq.P
                  *, batch_rows: int = BATCH_ROWS) -> int:
     """COPY one Parquet file into the staging table; returns its rows. `source` names the file in errors."""
     check_schema(parquet, table, source)
-    columns = ", ".join(quote_ident(c) for c in table.columns)
+    columns = ", ".join(identifier(c) for c in table.columns)
     try:
         conn.run(f"COPY {staging_table(table)} ({columns}) FROM STDIN WITH (FORMAT binary)",
                  stream=copy_chunks(parquet, batch_rows))
@@ -130,7 +131,7 @@ def stage_table(conn: pg8000.native.Connection, s3: Any, bucket: str, table: Sta
     for key in keys:
         with downloaded_parquet(s3, bucket, key) as parquet:
             rows += copy_parquet(conn, table, parquet, key, batch_rows=batch_rows)
-    key_columns = ", ".join(quote_ident(c) for c in table.key)
+    key_columns = ", ".join(identifier(c) for c in table.key)
     try:
         # Indexed after the COPY: one bulk build, and it names a duplicated key if there is one.
         conn.run(f"ALTER TABLE {staging_table(table)} ADD PRIMARY KEY ({key_columns})")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import time
+
 
 class OnyxError(Exception):
     """Base of every failure Onyx raises on purpose."""
@@ -30,3 +33,11 @@ class InvalidData(OnyxError):
     def __init__(self, table: str, key: object, rule: str) -> None:
         self.table, self.key, self.rule = table, key, rule
         super().__init__(f"{table} {key}: {rule}")
+
+
+def key_text(columns: Iterable[str], values: Iterable[object]) -> str:
+    """`a=1, b=2022-11-03, c=14:20:52.186`: a row's key as errors name it (times with milliseconds)."""
+    def show(value: object) -> str:
+        return value.isoformat("milliseconds") if isinstance(value, time) else str(value)
+
+    return ", ".join(f"{column}={show(value)}" for column, value in zip(columns, values, strict=True))

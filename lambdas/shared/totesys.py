@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pg8000.native import identifier
+
 # Column kinds, as Onyx reads them. Strings are varchar in Totesys; the three date columns of the
 # orders and payments are strings too ("YYYY-MM-DD"), not SQL dates.
 INT, TEXT, TIMESTAMP, MONEY, BOOL = "int", "text", "timestamp", "money", "bool"
@@ -40,7 +42,7 @@ class Table:
     @property
     def sql_name(self) -> str:
         """The name quoted for SQL: `transaction` is a reserved word."""
-        return f'"{self.name}"'
+        return str(identifier(self.name))
 
 
 def _table(name: str, *columns: Column, timestamps_first: bool = False) -> Table:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,27 +18,13 @@ import pyarrow.parquet as pq
 
 from lambdas.shared.errors import InvalidData
 from lambdas.shared.layout import processed_data_key, transform_manifest_key
-from lambdas.shared.star_schema import (
-    DIM_COUNTERPARTY,
-    DIM_CURRENCY,
-    DIM_DATE,
-    DIM_DESIGN,
-    DIM_LOCATION,
-    DIM_PAYMENT_TYPE,
-    DIM_STAFF,
-    DIM_TRANSACTION,
-    FACT_PAYMENT,
-    FACT_PURCHASE_ORDER,
-    FACT_SALES_ORDER,
-    STAR_TABLES,
-    STAR_TABLES_BY_NAME,
-    StarTable,
-)
-from lambdas.shared.totesys import TABLE_NAMES, TABLES_BY_NAME
+from lambdas.shared.manifests import ExtractManifest, TableFiles, TransformManifest
+from lambdas.shared.star_schema import DIM_DATE, FACTS, STAR_TABLES, STAR_TABLES_BY_NAME, StarTable
+from lambdas.shared.totesys import TABLE_NAMES, TABLES_BY_NAME, Table
 from lambdas.transform.checks import KeySet, check_references, check_table, check_unique
 from lambdas.transform.dates import build_dim_date
 from lambdas.transform.dimensions import build_dimensions
-from lambdas.transform.facts import build_fact_payment, build_fact_purchase_order, build_fact_sales_order
+from lambdas.transform.facts import BUILDERS
 from lambdas.transform.state import (
     STATE_COLUMNS,
     State,
@@ -51,20 +36,12 @@ from lambdas.transform.state import (
 )
 from lambdas.transform.storage import (
     iter_batches,
+    put_json,
     put_parquet,
-    read_json_object,
+    read_object,
     read_table,
     upload_file,
-    write_json_object,
 )
-
-# Fact table -> (its source table, its builder).
-FACT_SOURCES: dict[str, tuple[str, Callable[[pa.Table], pa.Table]]] = {
-    FACT_SALES_ORDER.name: ("sales_order", build_fact_sales_order),
-    FACT_PURCHASE_ORDER.name: ("purchase_order", build_fact_purchase_order),
-    FACT_PAYMENT.name: ("payment", build_fact_payment),
-}
-DATE_COLUMNS = ("created_date", "last_updated_date", "agreed_payment_date", "agreed_delivery_date", "payment_date")
 
 
 @dataclass
@@ -80,15 +57,13 @@ class FactOutput:
 def run_transform(s3: Any, ingestion_bucket: str, processed_bucket: str, run_id: str,
                   manifest_key: str) -> dict[str, Any]:
     """Transform the run whose extract manifest is `manifest_key`; returns the state machine's payload."""
-    done = read_json_object(s3, processed_bucket, transform_manifest_key(run_id))
+    done_key = transform_manifest_key(run_id)
+    done = read_object(s3, processed_bucket, done_key)
     if done is not None:  # this run was transformed already: same answer, nothing written again
-        return _payload(done)
-    extract = read_json_object(s3, ingestion_bucket, manifest_key)
-    if extract is None:
-        raise InvalidData("extract manifest", manifest_key, "does not exist")
-    _check_extract_manifest(extract, run_id, manifest_key)
-    files: dict[str, list[str]] = {t: list(extract["tables"][t]["keys"]) for t in TABLE_NAMES}
-    at = datetime.fromisoformat(extract["started_at"].replace("Z", "+00:00"))
+        return _payload(TransformManifest.from_json(done, done_key))
+    extract = _read_extract_manifest(s3, ingestion_bucket, run_id, manifest_key)
+    files: dict[str, list[str]] = {t: extract.keys_of(t) for t in TABLE_NAMES}
+    at = extract.started
 
     run = {table: read_table(s3, ingestion_bucket, TABLES_BY_NAME[table], files[table]) for table in STATE_COLUMNS}
     stored = load_state(s3, processed_bucket)
@@ -100,14 +75,14 @@ def run_transform(s3: Any, ingestion_bucket: str, processed_bucket: str, run_id:
     known = _known_keys(state)
 
     with tempfile.TemporaryDirectory(prefix="onyx-transform-") as scratch:
-        facts = {name: _write_fact(s3, ingestion_bucket, STAR_TABLES_BY_NAME[name], source=source, build=build,
-                                   keys=files[source], known=known, scratch=Path(scratch))
-                 for name, (source, build) in FACT_SOURCES.items()}
+        facts = {star.name: _write_fact(s3, ingestion_bucket, star, build=BUILDERS[star.name],
+                                        keys=files[_source(star).name], known=known, scratch=Path(scratch))
+                 for star in FACTS}
         dates = [d for fact in facts.values() for d in fact.dates]
         dimensions[DIM_DATE.name] = build_dim_date(pa.chunked_array(dates, pa.date32()))
         check_table(DIM_DATE, dimensions[DIM_DATE.name])
         # Every check has passed: only now does anything reach the processed bucket.
-        tables: dict[str, dict[str, Any]] = {}
+        tables: dict[str, TableFiles] = {}
         for star in STAR_TABLES:
             key = processed_data_key(star.name, run_id, at)
             if star.is_fact:
@@ -118,51 +93,61 @@ def run_transform(s3: Any, ingestion_bucket: str, processed_bucket: str, run_id:
                 rows = dimensions[star.name].num_rows
                 if rows:
                     put_parquet(s3, processed_bucket, key, dimensions[star.name])
-            tables[star.name] = {"rows": rows, "keys": [key] if rows else []}
+            tables[star.name] = TableFiles(rows=rows, keys=[key] if rows else [])
     # A state just rebuilt from the ingestion bucket is written whole; otherwise only what the run changed.
     save_state(s3, processed_bucket, state, STATE_COLUMNS if stored is None else changed_tables(before, state))
-    manifest = {"run_id": run_id, "extract_manifest_key": manifest_key, "started_at": extract["started_at"],
-                "tables": tables}
-    write_json_object(s3, processed_bucket, transform_manifest_key(run_id), manifest)
+    manifest = TransformManifest(run_id=run_id, extract_manifest_key=manifest_key, started_at=extract.started_at,
+                                 tables=tables)
+    put_json(s3, processed_bucket, manifest.key, manifest.to_json())
     return _payload(manifest)
 
 
-def _write_fact(s3: Any, bucket: str, star: StarTable, *, source: str, build: Callable[[pa.Table], pa.Table],
+def _source(star: StarTable) -> Table:
+    if star.source is None:
+        raise ValueError(f"{star.name} has no source table")
+    return star.source
+
+
+def _write_fact(s3: Any, bucket: str, star: StarTable, *, build: Callable[[pa.Table], pa.Table],
                 keys: list[str], known: Mapping[str, KeySet], scratch: Path) -> FactOutput:
     """Build, check and write one fact table batch by batch: memory holds one batch, not the run."""
     output = FactOutput(scratch / f"{star.name}.parquet")
     with pq.ParquetWriter(output.path, star.schema, compression="zstd") as writer:
-        for batch in iter_batches(s3, bucket, TABLES_BY_NAME[source], keys):
+        for batch in iter_batches(s3, bucket, _source(star), keys):
             fact = build(pa.Table.from_batches([batch]))
             check_references(star, fact, known)
             writer.write_table(fact)
             output.rows += fact.num_rows
             output.keys.append(fact.select(list(star.key)))
-            output.dates.extend(pc.unique(fact[c]) for c in DATE_COLUMNS if c in fact.column_names)
+            output.dates.extend(pc.unique(fact[c]) for c in star.date_columns)
     if output.keys:
         check_unique(star, pa.concat_tables(output.keys))
     return output
 
 
 def _known_keys(state: State) -> dict[str, KeySet]:
-    """The ids each dimension holds once this run is loaded: the merged state's, prepared once for every batch."""
-    def ids(table: str) -> KeySet:
-        column = state[table][TABLES_BY_NAME[table].key]
+    """The ids of each dimension a fact refers to, once this run is loaded: its source table's in the merged
+    state, prepared once for every batch (dim_date is checked by building it from the facts' dates)."""
+    def ids(source: Table) -> KeySet:
+        column = state[source.name][source.key]
         return KeySet(column.combine_chunks() if column.num_chunks else pa.array([], pa.int32()))
 
-    return {DIM_STAFF.name: ids("staff"), DIM_COUNTERPARTY.name: ids("counterparty"),
-            DIM_CURRENCY.name: ids("currency"), DIM_DESIGN.name: ids("design"), DIM_LOCATION.name: ids("address"),
-            DIM_PAYMENT_TYPE.name: ids("payment_type"), DIM_TRANSACTION.name: ids("transaction")}
+    referred = {dimension for fact in FACTS for _, dimension in fact.references}
+    return {name: ids(_source(STAR_TABLES_BY_NAME[name])) for name in referred if name != DIM_DATE.name}
 
 
-def _check_extract_manifest(extract: dict[str, Any], run_id: str, manifest_key: str) -> None:
-    if extract.get("run_id") != run_id:
-        raise InvalidData("extract manifest", manifest_key, f"is for run {extract.get('run_id')!r}, not {run_id!r}")
-    missing = [t for t in TABLE_NAMES if t not in extract.get("tables", {})]
-    if missing or "started_at" not in extract:
-        raise InvalidData("extract manifest", manifest_key, f"lacks {', '.join(missing) or 'started_at'}")
+def _read_extract_manifest(s3: Any, bucket: str, run_id: str, key: str) -> ExtractManifest:
+    """The run's extract manifest, which must exist, be the run's and name the files of every Totesys table."""
+    body = read_object(s3, bucket, key)
+    if body is None:
+        raise InvalidData(ExtractManifest.KIND, key, "does not exist")
+    extract = ExtractManifest.from_json(body, key)
+    if extract.run_id != run_id:
+        raise InvalidData(ExtractManifest.KIND, key, f"is for run {extract.run_id!r}, not {run_id!r}")
+    extract.require_tables(TABLE_NAMES, key)
+    return extract
 
 
-def _payload(manifest: Mapping[str, Any]) -> dict[str, Any]:
-    return {"run_id": manifest["run_id"], "manifest_key": transform_manifest_key(manifest["run_id"]),
-            "transformed": {name: table["rows"] for name, table in manifest["tables"].items()}}
+def _payload(manifest: TransformManifest) -> dict[str, Any]:
+    return {"run_id": manifest.run_id, "manifest_key": manifest.key,
+            "transformed": {name: table.rows for name, table in manifest.tables.items()}}

@@ -20,9 +20,10 @@ from typing import Any, Final
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from lambdas.shared.manifests import ExtractManifest
 from lambdas.shared.totesys import TABLES_BY_NAME
 from lambdas.transform.dimensions import latest_per_id
-from lambdas.transform.storage import list_keys, put_parquet, read_json_object, read_parquet, read_table, source_schema
+from lambdas.transform.storage import list_keys, put_parquet, read_object, read_parquet, read_table, source_schema
 
 # Source table -> the columns kept (None: all). Transactions only need their ids, for fact_payment's check.
 STATE_COLUMNS: Final[Mapping[str, tuple[str, ...] | None]] = {
@@ -132,9 +133,11 @@ def replay_state(s3: Any, ingestion_bucket: str, *, except_manifest: str | None 
     for key in list_keys(s3, ingestion_bucket, "runs/"):
         if not key.endswith("/extract.json") or key == except_manifest:
             continue
-        manifest = read_json_object(s3, ingestion_bucket, key) or {}
-        tables = manifest.get("tables", {})
-        run = {table: read_table(s3, ingestion_bucket, TABLES_BY_NAME[table], tables.get(table, {}).get("keys", []))
+        body = read_object(s3, ingestion_bucket, key)
+        if body is None:  # deleted since it was listed
+            continue
+        manifest = ExtractManifest.from_json(body, key)
+        run = {table: read_table(s3, ingestion_bucket, TABLES_BY_NAME[table], manifest.keys_of(table))
                for table in STATE_COLUMNS}
         state = merge_state(state, run)
     return state

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,19 +26,17 @@ def source_schema(source: Table) -> pa.Schema:
     return pa.schema([pa.field(c.name, _TYPES.get(c.kind, pa.string())) for c in source.columns])
 
 
-def read_json_object(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
-    """A small JSON document, or None if there is no such key."""
+def read_object(s3: Any, bucket: str, key: str) -> bytes | None:
+    """A small object's bytes (a manifest), or None if there is no such key."""
     try:
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        body: bytes = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     except s3.exceptions.NoSuchKey:
         return None
-    document: dict[str, Any] = json.loads(body)
-    return document
+    return body
 
 
-def write_json_object(s3: Any, bucket: str, key: str, document: dict[str, Any]) -> None:
-    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(document, indent=1).encode(),
-                  ContentType="application/json")
+def put_json(s3: Any, bucket: str, key: str, body: bytes) -> None:
+    s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
 
 
 def list_keys(s3: Any, bucket: str, prefix: str) -> Iterator[str]:

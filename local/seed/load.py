@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import IO
 
 import pg8000.native
+from pg8000.native import identifier
 
 from lambdas.shared.database import DatabaseCredentials
 from lambdas.shared.totesys import TABLES, Table
@@ -65,16 +66,22 @@ def _foreign_keys() -> list[tuple[Table, str, str]]:
     return [(t, c.name, c.references) for t in TABLES for c in t.columns if c.references]
 
 
+def _constraint(table: Table, column: str) -> str:
+    """PostgreSQL's default name of the foreign key, quoted: the one the source schema's DDL creates."""
+    return str(identifier(f"{table.name}_{column}_fkey"))
+
+
 def _drop_foreign_keys(conn: pg8000.native.Connection) -> None:
     for table, column, _ in _foreign_keys():
-        conn.run(f'ALTER TABLE {table.sql_name} DROP CONSTRAINT IF EXISTS "{table.name}_{column}_fkey"')
+        conn.run(f"ALTER TABLE {table.sql_name} DROP CONSTRAINT IF EXISTS {_constraint(table, column)}")
 
 
 def _add_foreign_keys(conn: pg8000.native.Connection) -> None:
     for table, column, target in _foreign_keys():
         try:
-            conn.run(f'ALTER TABLE {table.sql_name} ADD CONSTRAINT "{table.name}_{column}_fkey" '
-                     f'FOREIGN KEY ({column}) REFERENCES "{target}" ({target}_id)')
+            conn.run(f"ALTER TABLE {table.sql_name} ADD CONSTRAINT {_constraint(table, column)} "
+                     f"FOREIGN KEY ({identifier(column)}) REFERENCES {identifier(target)} "
+                     f"({identifier(target + '_id')})")
         except pg8000.native.DatabaseError as exc:
             detail = exc.args[0].get("D", "") if exc.args and isinstance(exc.args[0], dict) else ""
             raise SeedError(f"{table.name}.{column} refers to a missing {target}: {detail or _reason(exc)}") from exc

@@ -31,7 +31,7 @@ from lambdas.load.runner import run_load
 from lambdas.shared.constants import TRANSIENT_RETRY, Env
 from lambdas.shared.database import DatabaseCredentials
 from lambdas.shared.layout import extract_manifest_key
-from lambdas.shared.star_schema import FACTS, STAR_TABLES
+from lambdas.shared.star_schema import FACTS, SOURCED, STAR_TABLES
 from lambdas.transform.runner import run_transform
 from lambdas.transform.state import empty_state, save_state
 from local import simulate as simulate_module
@@ -45,9 +45,7 @@ FAULTS_DIR = Path(__file__).resolve().parent / "faults"
 REPO = Path(__file__).resolve().parents[2]
 TIMESTAMP = 'YYYY-MM-DD"T"HH24:MI:SS.MS'  # the contract's format, as extract manifests hold `high`
 # Source fact table -> its warehouse fact table and id column (versions are (id, last_updated)).
-FACT_SOURCES = {"sales_order": ("fact_sales_order", "sales_order_id"),
-                "purchase_order": ("fact_purchase_order", "purchase_order_id"),
-                "payment": ("fact_payment", "payment_id")}
+FACT_SOURCES = {source.name: (fact.name, fact.id_column) for fact, source in SOURCED if fact.is_fact}
 ALL_ATTEMPTS = TRANSIENT_RETRY.max_attempts + 1
 
 

@@ -10,8 +10,8 @@ import pg8000.native
 import pytest
 
 from lambdas.load.migrate import apply_migrations
-from lambdas.load.warehouse import qualified
 from lambdas.shared.database import DatabaseCredentials
+from lambdas.shared.identifiers import qualified
 from lambdas.shared.star_schema import STAR_TABLES
 
 

@@ -12,6 +12,7 @@ from lambdas.load.migrate import MIGRATIONS_DIR, MigrationError, apply_migration
 from lambdas.shared.star_schema import FACTS, STAR_TABLES
 
 ALL_MIGRATIONS = [m.name for m in migrations()]
+NEXT = f"{len(ALL_MIGRATIONS) + 1:04d}"  # the version a new migration would take
 VIEWS = ["payment_current", "payment_wide", "purchase_order_current", "purchase_order_wide",
          "sales_order_current", "sales_order_wide"]
 
@@ -32,8 +33,9 @@ def conn(empty_db):
 def test_migrations_create_the_star_tables_ledgers_and_views_in_the_given_schema(conn):
     applied = apply_migrations(conn, "analytics")
 
-    assert applied == ALL_MIGRATIONS == ["0001_dimensions.sql", "0002_facts.sql", "0003_run_ledger.sql",
-                                         "0004_views.sql"]
+    assert applied == ALL_MIGRATIONS
+    assert ALL_MIGRATIONS[:4] == ["0001_dimensions.sql", "0002_facts.sql", "0003_run_ledger.sql", "0004_views.sql"]
+    assert [m[:4] for m in ALL_MIGRATIONS] == [f"{v:04d}" for v in range(1, len(ALL_MIGRATIONS) + 1)]
     assert relations(conn, "analytics", "r") == sorted([t.name for t in STAR_TABLES] + ["onyx_migration",
                                                                                          "onyx_run"])
     assert relations(conn, "analytics", "v") == VIEWS
@@ -98,9 +100,9 @@ def test_concurrent_appliers_apply_each_migration_once(empty_db):
 def test_a_new_migration_is_applied_on_top_of_the_old_ones(conn, tmp_path):
     apply_migrations(conn)
     shutil.copytree(MIGRATIONS_DIR, tmp_path, dirs_exist_ok=True)
-    (tmp_path / "0005_note.sql").write_text("COMMENT ON TABLE dim_staff IS 'people who sell and buy';")
+    (tmp_path / f"{NEXT}_note.sql").write_text("COMMENT ON TABLE dim_staff IS 'people who sell and buy';")
 
-    assert apply_migrations(conn, "public", tmp_path) == ["0005_note.sql"]
+    assert apply_migrations(conn, "public", tmp_path) == [f"{NEXT}_note.sql"]
     assert conn.run("SELECT obj_description(CAST('public.dim_staff' AS regclass))") == [["people who sell and buy"]]
 
 
@@ -116,7 +118,7 @@ def test_an_applied_migration_that_was_edited_is_refused(conn, tmp_path):
 
 def test_a_failing_migration_leaves_nothing_behind(conn, tmp_path):
     shutil.copytree(MIGRATIONS_DIR, tmp_path, dirs_exist_ok=True)
-    (tmp_path / "0005_broken.sql").write_text("CREATE TABLE nonsense (;")
+    (tmp_path / f"{NEXT}_broken.sql").write_text("CREATE TABLE nonsense (;")
 
     with pytest.raises(Exception, match="syntax error"):
         apply_migrations(conn, "analytics", tmp_path)

@@ -41,7 +41,7 @@ def _install_fault(fault: str) -> None:
     if fault == "extract_before_manifest":
         _replace("lambdas.extract.run", "write_manifest", _crash)
     elif fault == "transform_before_manifest":
-        _replace("lambdas.transform.runner", "write_json_object", _crash)
+        _replace("lambdas.transform.runner", "put_json", _crash)
     elif fault == "load_mid":
         def load_table(conn: Any, schema: str, table: Any, source: Any, *, newest: bool) -> Any:
             if table.is_fact:  # every dimension is merged, uncommitted
@@ -57,12 +57,11 @@ def _install_fault(fault: str) -> None:
 
 def _install_plant(plant: str) -> None:
     if plant == "watermark_at_extract":
-        from lambdas.extract.run import _highs
         from lambdas.extract.watermarks import advance_watermarks
 
         def write_and_commit(s3: Any, bucket: str, manifest: Any) -> Any:
             written = write_manifest(s3, bucket, manifest)
-            advance_watermarks(s3, bucket, manifest.run_id, _highs(manifest))
+            advance_watermarks(s3, bucket, manifest.run_id, manifest.highs)
             return written
 
         write_manifest = _replace("lambdas.extract.run", "write_manifest", write_and_commit)
