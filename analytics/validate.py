@@ -25,7 +25,8 @@ from lambdas.shared.errors import key_text
 from lambdas.shared.identifiers import schema_identifier
 from lambdas.shared.star_schema import FACTS, SOURCED, STAR_TABLES, STAR_TABLES_BY_NAME, StarTable
 
-# The pipeline's promise (DESIGN.md): a change in Totesys can be queried in the warehouse within 30 minutes.
+# The pipeline's promise (docs/design.md section 1): a change in Totesys can be queried in the warehouse
+# within 30 minutes.
 DEFAULT_FRESHNESS_TOLERANCE_SECONDS: Final = 1800.0
 NAMED_KEYS: Final = 10  # offending keys listed per check
 

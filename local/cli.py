@@ -1,4 +1,4 @@
-"""`python -m local ...`: the local cloud's command line (DESIGN.md section 5)."""
+"""`python -m local ...`: the local cloud's command line (docs/design.md section 6)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from stacks.pipeline import Pipeline
 
 
 class OnyxStack(Stack):
-    """Everything `cdk deploy` creates for one environment (DESIGN.md section 1)."""
+    """Everything `cdk deploy` creates for one environment (docs/design.md section 1)."""
 
     def __init__(self, scope: Construct, *, config: OnyxConfig, env: Environment | None = None) -> None:
         super().__init__(

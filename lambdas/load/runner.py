@@ -34,7 +34,7 @@ MANIFEST: Final = TransformManifest.KIND
 
 
 class LoadOutput(TypedDict):
-    """The Load state's output (the contract in notes/common.md)."""
+    """The Load state's output (the contract in docs/design.md section 1)."""
 
     run_id: str
     loaded: dict[str, int]

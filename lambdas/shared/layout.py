@@ -1,4 +1,4 @@
-"""Where things live in the buckets (DESIGN.md section 3). Pure functions of run id and date."""
+"""Where things live in the buckets (docs/design.md section 2). Pure functions of run id and date."""
 
 from __future__ import annotations
 

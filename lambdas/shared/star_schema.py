@@ -1,5 +1,5 @@
-"""The warehouse's star schema (DESIGN.md section 3) as Arrow schemas: what transform writes as Parquet
-and load copies into PostgreSQL. Column order here is the Parquet and staging column order.
+"""The warehouse's star schema as Arrow schemas (docs/data-model.md, docs/design.md section 2): what transform
+writes as Parquet and load copies into PostgreSQL. Column order here is the Parquet and staging column order.
 
 Surrogate keys of the facts (`sales_record_id`...) are made by the warehouse and are not in Parquet.
 Each star table also names the Totesys table it comes from: transform, reconciliation and the tests

@@ -1,1 +1,1 @@
-"""Transform: the run's JSON Lines -> the eleven star-schema tables as Parquet (DESIGN.md sections 1, 3, 4)."""
+"""Transform: the run's JSON Lines -> the eleven star-schema tables as Parquet (docs/design.md sections 1, 2, 4)."""

@@ -57,6 +57,9 @@ def test_a_duplicated_dimension_key_fails_naming_the_key(built, broken_warehouse
 
 
 def test_a_fact_version_loaded_twice_fails_naming_the_version(built, broken_warehouse, sql):
+    # One version of order 42 twice (the activity may have amended it: it can have several versions).
+    version = sql_one(broken_warehouse, "SELECT last_updated_date, last_updated_time FROM fact_sales_order "
+                                        "WHERE sales_order_id = 42 ORDER BY sales_record_id LIMIT 1")
     sql(broken_warehouse, "ALTER TABLE fact_sales_order DROP CONSTRAINT fact_sales_order_version_key",
         """INSERT INTO fact_sales_order (sales_order_id, created_date, created_time, last_updated_date,
                last_updated_time, sales_staff_id, counterparty_id, units_sold, unit_price, currency_id, design_id,
@@ -64,9 +67,7 @@ def test_a_fact_version_loaded_twice_fails_naming_the_version(built, broken_ware
            SELECT sales_order_id, created_date, created_time, last_updated_date, last_updated_time, sales_staff_id,
                   counterparty_id, units_sold, unit_price, currency_id, design_id, agreed_payment_date,
                   agreed_delivery_date, agreed_delivery_location_id
-             FROM fact_sales_order WHERE sales_order_id = 42""")
-    version = sql_one(broken_warehouse, "SELECT last_updated_date, last_updated_time FROM fact_sales_order "
-                                        "WHERE sales_order_id = 42 LIMIT 1")
+             FROM fact_sales_order WHERE sales_order_id = 42 ORDER BY sales_record_id LIMIT 1""")
 
     report = validate_warehouse(built.source, broken_warehouse)
 

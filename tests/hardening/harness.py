@@ -3,7 +3,7 @@
 `Campaign.reset()` gives a sequence a fresh world on the running cloud (a seeded source and an empty
 warehouse as new databases, the secrets pointed at them, empty buckets); `Campaign.play(steps)` applies
 the steps, then clears the faults, commits any late transaction, runs once more and checks the four
-invariants of DESIGN.md section 4. Steps are small frozen dataclasses whose repr is valid Python, so a
+invariants of docs/design.md section 4. Steps are small frozen dataclasses whose repr is valid Python, so a
 failing sequence printed by hypothesis replays as a plain test: `campaign.play([Run("load_mid"), ...])`.
 
 Faults are injected per Lambda invocation through the local cloud's invoker hook, as environment:
@@ -414,7 +414,7 @@ class Campaign:
         finally:
             conn.close()
 
-    # ---- invariants (DESIGN.md section 4) -----------------------------------------------------------
+    # ---- invariants (docs/design.md section 4) ------------------------------------------------------
     def check_invariants(self) -> None:
         problems = (self.nothing_lost() + self.nothing_twice() + self.incremental_equals_rebuild()
                     + self.reconciled())

@@ -1,4 +1,4 @@
-"""A randomized fault campaign on the local cloud: DESIGN.md section 4's invariants under chance.
+"""A randomized fault campaign on the local cloud: docs/design.md section 4's invariants under chance.
 
 Each example is a random sequence of source activity (new orders with payments, amendments, payments,
 address and department changes, a late-committing transaction opened before runs and committed after

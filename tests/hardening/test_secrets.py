@@ -1,4 +1,4 @@
-"""No secret leaves its place (DESIGN.md invariant 6): a whole pipeline, failures included, runs with a
+"""No secret leaves its place (docs/design.md invariant 6): a whole pipeline, failures included, runs with a
 recognisable database password, which then appears in no log line, no Step Functions payload or history
 event, no SNS alert and no object (any version) in any bucket."""
 

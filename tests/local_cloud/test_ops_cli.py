@@ -12,7 +12,7 @@ from pathlib import Path
 from local.cloud import LocalCloud
 
 REPO = Path(__file__).resolve().parents[2]
-VALID = "warehouse valid (9 checks run, 0 skipped)"
+VALID = "warehouse valid (10 checks run, 0 skipped)"
 # The secrets cdk.json names for the dev environment, which the local cloud creates.
 WAREHOUSE_SECRET, SOURCE_SECRET = "onyx/dev/warehouse", "onyx/dev/totesys"  # pragma: allowlist secret
 
@@ -111,4 +111,4 @@ def test_with_stack_a_missing_stack_or_an_unreadable_secret_is_one_clear_line(cl
                       directory=tmp_path, aws=aws)
 
     assert overridden.returncode == 0, overridden.stdout + overridden.stderr
-    assert overridden.stdout.splitlines()[-1] == "warehouse valid (6 checks run, 3 skipped)"
+    assert overridden.stdout.splitlines()[-1] == "warehouse valid (7 checks run, 3 skipped)"
