@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from lambdas.shared.database import DatabaseCredentials
-from local.cloud import LocalCloud, UpOptions
-from local.deploy import synthesize
+from local.cloud import LocalCloud
 from local.postgres import create_database, drop_database
 from local.simulate import Activity, simulate
+from tests.fixtures.local_cloud import release, use_databases
 from tests.fixtures.postgres import TEMPLATE_SEEDED
 from tests.sql import run_sql
 
@@ -30,8 +30,7 @@ class Built:
 
 
 @pytest.fixture(scope="session")
-def built(pg_server: DatabaseCredentials, _source_templates: None,
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
+def built(pg_server: DatabaseCredentials, _source_templates: None, shared_cloud: LocalCloud) -> Iterator[Built]:
     """A seeded source and the warehouse the pipeline made of it (two runs, history included).
 
     Read-only for tests: break a copy (`broken_warehouse`, `changed_source`) instead.
@@ -39,12 +38,9 @@ def built(pg_server: DatabaseCredentials, _source_templates: None,
     tag = uuid.uuid4().hex[:8]
     source = create_database(pg_server, f"onyx_analytics_src_{tag}", TEMPLATE_SEEDED)
     warehouse = create_database(pg_server, f"onyx_analytics_wh_{tag}")
-    workdir = tmp_path_factory.mktemp("analytics-cloud")
-    cloud = LocalCloud(directory=workdir / "cloud", progress=lambda _message: None)
+    use_databases(shared_cloud, source, warehouse)
     try:
-        cloud.up(UpOptions(source_url=source.to_url(), warehouse_url=warehouse.to_url(),
-                           synthesized=synthesize(workdir / "cdk.out", {"safetyLagSeconds": "0"})))
-        first = cloud.execute()
+        first = shared_cloud.execute()
         assert first.succeeded, first.error
         conn = source.connect()
         try:
@@ -52,10 +48,10 @@ def built(pg_server: DatabaseCredentials, _source_templates: None,
         finally:
             conn.close()
         simulate(source, ACTIVITY)
-        second = cloud.execute()
+        second = shared_cloud.execute()
         assert second.succeeded, second.error
     finally:
-        cloud.down()
+        release(shared_cloud)
     yield Built(source, warehouse, before)
     drop_database(pg_server, source.dbname)
     drop_database(pg_server, warehouse.dbname)
