@@ -36,10 +36,11 @@ def plain_sample(tmp_path: Path, sample_dir: Path) -> Path:
     return tmp_path
 
 
-# Session fixtures that cost seconds to build: a test using one is slow on its own (`make test-fast` leaves it
-# out), and the tests sharing a fixture that xdist should build only once run on one worker (--dist loadgroup).
-COSTLY_FIXTURES = ("shared_cloud", "built", "synthesized")
-GROUPED_FIXTURES = {"built": "analytics", "bundled_app": "stacks"}
+# Fixtures that cost seconds to build: a test using one is slow on its own (`make test-fast` leaves it out).
+COSTLY_FIXTURES = ("module_cloud", "built", "synthesized")
+# Tests sharing one of these run on one xdist worker (--dist loadgroup), so it is built once: `built` and the
+# bundled app are per session, a module's local cloud per module.
+GROUPED_FIXTURES = {"built": "analytics", "bundled_app": "stacks", "module_cloud": "cloud"}
 
 
 def _group(item: pytest.Item) -> str | None:
@@ -47,7 +48,10 @@ def _group(item: pytest.Item) -> str | None:
     # tests/stacks/conftest.py's `synthesized` is the bundled, cdk-nag-checked app, not the local cloud's
     if "synthesized" in names and Path(item.path).is_relative_to(REPO / "tests" / "stacks"):
         names.add("bundled_app")
-    return next((group for fixture, group in GROUPED_FIXTURES.items() if fixture in names), None)
+    group = next((group for fixture, group in GROUPED_FIXTURES.items() if fixture in names), None)
+    if group == "cloud":
+        return f"cloud-{Path(item.path).relative_to(REPO).with_suffix('').as_posix().replace('/', '.')}"
+    return group
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook turns the xdist_group marks into scheduling groups

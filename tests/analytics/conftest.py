@@ -8,14 +8,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from lambdas.shared.database import DatabaseCredentials
-from local.cloud import LocalCloud
+from local.cloud import LocalCloud, UpOptions
 from local.postgres import create_database, drop_database
 from local.simulate import Activity, simulate
-from tests.fixtures.local_cloud import release, use_databases
 from tests.fixtures.postgres import TEMPLATE_SEEDED
 from tests.sql import run_sql
 
@@ -30,17 +30,20 @@ class Built:
 
 
 @pytest.fixture(scope="session")
-def built(pg_server: DatabaseCredentials, _source_templates: None, shared_cloud: LocalCloud) -> Iterator[Built]:
+def built(pg_server: DatabaseCredentials, _source_templates: None, synthesized: tuple[Path, Any],
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     """A seeded source and the warehouse the pipeline made of it (two runs, history included).
 
-    Read-only for tests: break a copy (`broken_warehouse`, `changed_source`) instead.
+    Read-only for tests: break a copy (`broken_warehouse`, `changed_source`) instead. Its cloud (on the
+    session's one synthesized app) is down again before any test runs: moto's state lives in the process.
     """
     tag = uuid.uuid4().hex[:8]
     source = create_database(pg_server, f"onyx_analytics_src_{tag}", TEMPLATE_SEEDED)
     warehouse = create_database(pg_server, f"onyx_analytics_wh_{tag}")
-    use_databases(shared_cloud, source, warehouse)
+    cloud = LocalCloud(directory=tmp_path_factory.mktemp("analytics-cloud") / "cloud", progress=lambda _message: None)
     try:
-        first = shared_cloud.execute()
+        cloud.up(UpOptions(source_url=source.to_url(), warehouse_url=warehouse.to_url(), synthesized=synthesized))
+        first = cloud.execute()
         assert first.succeeded, first.error
         conn = source.connect()
         try:
@@ -48,10 +51,10 @@ def built(pg_server: DatabaseCredentials, _source_templates: None, shared_cloud:
         finally:
             conn.close()
         simulate(source, ACTIVITY)
-        second = shared_cloud.execute()
+        second = cloud.execute()
         assert second.succeeded, second.error
     finally:
-        release(shared_cloud)
+        cloud.down()
     yield Built(source, warehouse, before)
     drop_database(pg_server, source.dbname)
     drop_database(pg_server, warehouse.dbname)

@@ -1,4 +1,4 @@
-"""One local cloud per test session, reused by every sequence (each gets fresh databases); a campaign per module."""
+"""One local cloud per test module, reused by every sequence (each gets fresh databases)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from tests.local_cloud.helpers import RetryClock
 
 
 @pytest.fixture(scope="module")
-def local_cloud(shared_cloud: LocalCloud) -> Iterator[LocalCloud]:
-    """The session's local cloud for the module's campaign; moto's Retry waits are recorded, not slept.
+def local_cloud(module_cloud: LocalCloud) -> Iterator[LocalCloud]:
+    """The module's local cloud for the module's campaign; moto's Retry waits are recorded, not slept.
 
     Each sequence starts with `campaign.reset()`: new databases, secrets pointed at them, empty buckets.
     """
@@ -26,9 +26,9 @@ def local_cloud(shared_cloud: LocalCloud) -> Iterator[LocalCloud]:
         patch.setattr(retrier_decl, "time", clock.time)
         patch.setattr(jitter_strategy_decl, "random", clock.random)
         try:
-            yield shared_cloud
+            yield module_cloud
         finally:
-            release(shared_cloud)
+            release(module_cloud)
 
 
 @pytest.fixture(scope="module")

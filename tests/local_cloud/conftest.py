@@ -16,9 +16,9 @@ def console() -> Console:
 
 
 @pytest.fixture
-def cloud(shared_cloud, seeded_source_db, empty_db, console) -> Iterator[LocalCloud]:
-    """The session's local cloud over a seeded source and an empty warehouse of this test's own."""
-    use_databases(shared_cloud, seeded_source_db, empty_db)
-    shared_cloud.progress = console
-    yield shared_cloud
-    release(shared_cloud)
+def cloud(module_cloud, seeded_source_db, empty_db, console) -> Iterator[LocalCloud]:
+    """The module's local cloud over a seeded source and an empty warehouse of this test's own."""
+    use_databases(module_cloud, seeded_source_db, empty_db)
+    module_cloud.progress = console
+    yield module_cloud
+    release(module_cloud)
