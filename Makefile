@@ -7,10 +7,14 @@ STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help run test lint synth deploy destroy clean report bench
+.PHONY: help run test test-fast lint synth deploy destroy clean report bench
 
-# Two workers: the suite is mostly waiting on PostgreSQL and child processes.
-PYTEST_ARGS ?= -n 2 --dist loadgroup
+# Two workers: the suite is mostly waiting on PostgreSQL and child processes. --durations: the 25 slowest
+# steps are printed with the total time, so a test that starts to cost shows at once.
+PYTEST_ARGS ?= -n 2 --dist loadgroup --durations=25
+# The inner loop: everything but the tests marked slow (end-to-end runs on the local cloud, the campaign,
+# subprocess CLIs; each takes more than a few seconds).
+PYTEST_FAST_ARGS ?= -n 2 --dist loadgroup -m "not slow" --durations=10
 SCALE ?= 1000000
 BENCH_ARGS ?=
 ONYX_ENV ?= dev
@@ -19,7 +23,8 @@ CDK := npx --no-install cdk
 
 help:
 	@echo "make run    - the whole pipeline on a local cloud: seed, run, change, run again, report"
-	@echo "make test   - the test suite (real PostgreSQL, moto)"
+	@echo "make test   - the test suite (real PostgreSQL, moto), with its 25 slowest steps and total time"
+	@echo "make test-fast - the inner loop: the suite without the tests marked slow"
 	@echo "make lint   - ruff, mypy, bandit, secret scan, pip-audit"
 	@echo "make bench  - floor, full load and incremental run on the local cloud at SCALE sales orders (default 1000000)"
 	@echo "make synth  - synthesize the CDK app offline (cdk-nag checks included)"
@@ -35,6 +40,9 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(PY) -m pytest $(PYTEST_FAST_ARGS)
 
 bench: $(STAMP)
 	$(PY) -m bench.run --scale $(SCALE) $(BENCH_ARGS)

@@ -10,6 +10,7 @@ which is retired afterwards; so does every invocation when `keep_warm_seconds` i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -107,6 +108,12 @@ class _Environment:
         outcome: dict[str, Any] = json.loads(answer)
         return outcome
 
+    def signal_end(self) -> None:
+        """Close the runtime's stdin: it leaves its loop at EOF (`stop` then waits for it)."""
+        if self.process.stdin is not None and not self.stopped:
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()
+
     def stop(self) -> None:
         if self.stopped:
             return
@@ -194,6 +201,9 @@ class LambdaInvoker:
         with self._lock:
             environments = [e for idle in self._idle.values() for e in idle]
             self._idle.clear()
+        # Every runtime is told to end first, then each is waited for: they wind down together, not in turn.
+        for environment in environments:
+            environment.signal_end()
         for environment in environments:
             environment.stop()
 

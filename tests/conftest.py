@@ -15,7 +15,7 @@ os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "onyx")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 
 pytest_plugins = ["tests.fixtures.postgres", "tests.fixtures.aws", "tests.fixtures.observability",
-                  "tests.fixtures.cdk"]
+                  "tests.fixtures.cdk", "tests.fixtures.local_cloud"]
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = REPO / "data" / "totesys"
@@ -34,3 +34,34 @@ def plain_sample(tmp_path: Path, sample_dir: Path) -> Path:
         with open_dump(path) as dump:
             (tmp_path / path.name.removesuffix(".gz")).write_text(dump.read(), encoding="utf-8")
     return tmp_path
+
+
+# Fixtures that cost seconds to build: a test using one is slow on its own (`make test-fast` leaves it out).
+COSTLY_FIXTURES = ("module_cloud", "built", "synthesized")
+# Tests sharing one of these run on one xdist worker (--dist loadgroup), so it is built once: `built` and the
+# bundled app are per session, a module's local cloud per module.
+GROUPED_FIXTURES = {"built": "analytics", "bundled_app": "stacks", "module_cloud": "cloud"}
+
+
+def _group(item: pytest.Item) -> str | None:
+    names = set(item.fixturenames)
+    # tests/stacks/conftest.py's `synthesized` is the bundled, cdk-nag-checked app, not the local cloud's
+    if "synthesized" in names and Path(item.path).is_relative_to(REPO / "tests" / "stacks"):
+        names.add("bundled_app")
+    group = next((group for fixture, group in GROUPED_FIXTURES.items() if fixture in names), None)
+    if group == "cloud":
+        return f"cloud-{Path(item.path).relative_to(REPO).with_suffix('').as_posix().replace('/', '.')}"
+    return group
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook turns the xdist_group marks into scheduling groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if any(fixture in item.fixturenames for fixture in COSTLY_FIXTURES):
+            item.add_marker(pytest.mark.slow)
+        group = _group(item)
+        if group is not None and item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(group))
+    # Slow tests first (stable order otherwise): xdist hands out the groups, biggest first, then single tests in
+    # this order, so the long ones start early and both workers finish together on the short ones.
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -22,11 +22,24 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 
 
 def find_chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
+    """ONYX_CHROMIUM (.ci/run sets it to a binary it saw start), else the first browser on PATH that starts:
+    Ubuntu's `chromium-browser` is a wrapper asking for a snap, which a CI machine does not run."""
+    chosen = os.environ.get("ONYX_CHROMIUM")
+    candidates = [chosen] if chosen else ["chromium", "chromium-browser", "google-chrome-stable", "google-chrome",
+                                          "chrome"]
+    for name in candidates:
         path = shutil.which(name)
-        if path:
+        if path and _starts(path):
             return path
     return None
+
+
+def _starts(path: str) -> bool:
+    try:
+        return subprocess.run([path, "--headless", "--no-sandbox", "--version"], capture_output=True, timeout=30,
+                              check=False).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
 
 
 def _high(fd: int) -> int:

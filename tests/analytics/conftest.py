@@ -8,12 +8,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from lambdas.shared.database import DatabaseCredentials
 from local.cloud import LocalCloud, UpOptions
-from local.deploy import synthesize
 from local.postgres import create_database, drop_database
 from local.simulate import Activity, simulate
 from tests.fixtures.postgres import TEMPLATE_SEEDED
@@ -30,20 +30,19 @@ class Built:
 
 
 @pytest.fixture(scope="session")
-def built(pg_server: DatabaseCredentials, _source_templates: None,
+def built(pg_server: DatabaseCredentials, _source_templates: None, synthesized: tuple[Path, Any],
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     """A seeded source and the warehouse the pipeline made of it (two runs, history included).
 
-    Read-only for tests: break a copy (`broken_warehouse`, `changed_source`) instead.
+    Read-only for tests: break a copy (`broken_warehouse`, `changed_source`) instead. Its cloud (on the
+    session's one synthesized app) is down again before any test runs: moto's state lives in the process.
     """
     tag = uuid.uuid4().hex[:8]
     source = create_database(pg_server, f"onyx_analytics_src_{tag}", TEMPLATE_SEEDED)
     warehouse = create_database(pg_server, f"onyx_analytics_wh_{tag}")
-    workdir = tmp_path_factory.mktemp("analytics-cloud")
-    cloud = LocalCloud(directory=workdir / "cloud", progress=lambda _message: None)
+    cloud = LocalCloud(directory=tmp_path_factory.mktemp("analytics-cloud") / "cloud", progress=lambda _message: None)
     try:
-        cloud.up(UpOptions(source_url=source.to_url(), warehouse_url=warehouse.to_url(),
-                           synthesized=synthesize(workdir / "cdk.out", {"safetyLagSeconds": "0"})))
+        cloud.up(UpOptions(source_url=source.to_url(), warehouse_url=warehouse.to_url(), synthesized=synthesized))
         first = cloud.execute()
         assert first.succeeded, first.error
         conn = source.connect()

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import pytest
+
 from lambdas.extract.writer import MIB
 from lambdas.shared.database import DatabaseCredentials
 from lambdas.shared.layout import ingestion_data_key
@@ -61,6 +63,7 @@ class _S3Meter:
         return max(self._peak, tracemalloc.get_traced_memory()[1])
 
 
+@pytest.mark.slow
 def test_large_table_streams_in_files_with_bounded_memory(source_db, aws: Aws, extract: Extract, monkeypatch):
     _fill_addresses(source_db, ROWS)
     s3 = _S3Meter(aws, monkeypatch)

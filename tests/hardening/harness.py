@@ -40,6 +40,7 @@ from local.postgres import create_database, drop_database, free_port
 from local.simulate import Activity as SimulatedActivity
 from local.simulate import simulate
 from ops.executions import ExecutionOutcome, ExecutionWatcher, new_run_id, redrive
+from tests.fixtures.local_cloud import empty_bucket
 
 FAULTS_DIR = Path(__file__).resolve().parent / "faults"
 REPO = Path(__file__).resolve().parents[2]
@@ -541,15 +542,6 @@ def list_keys(s3: Any, bucket: str, prefix: str = "") -> list[str]:
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         keys += [o["Key"] for o in page.get("Contents", [])]
     return keys
-
-
-def empty_bucket(s3: Any, bucket: str) -> None:
-    """Delete every object version and delete marker (the buckets are versioned)."""
-    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
-        doomed = [{"Key": v["Key"], "VersionId": v["VersionId"]}
-                  for v in (*page.get("Versions", []), *page.get("DeleteMarkers", []))]
-        for start in range(0, len(doomed), 1000):
-            s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed[start:start + 1000], "Quiet": True})
 
 
 __all__ = ["FACTS", "FAULTS", "Activity", "Campaign", "LateCommit", "LateOpen", "Overlap", "Redrive", "Rerun",

@@ -88,6 +88,7 @@ def test_a_listed_secret_that_moves_to_another_line_is_no_finding_and_the_baseli
     assert "Basic Auth Credentials" in unlisted.stdout
 
 
+@pytest.mark.slow
 def test_the_repository_passes_its_own_secret_scan_without_touching_its_baseline():
     before = (REPO / ".secrets.baseline").read_bytes()
 

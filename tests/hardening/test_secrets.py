@@ -29,7 +29,9 @@ def _leaks(canary: str, campaign: Campaign) -> tuple[list[str], dict[str, int]]:
                 found.append(f"file {path.relative_to(cloud.directory)}")
     sfn = cloud.client("stepfunctions")
     for machine in sfn.list_state_machines()["stateMachines"]:
-        for execution in sfn.list_executions(stateMachineArn=machine["stateMachineArn"])["executions"]:
+        # Every page: the session's cloud keeps the executions of earlier tests too.
+        pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=machine["stateMachineArn"])
+        for execution in (e for page in pages for e in page["executions"]):
             scanned["executions"] += 1
             arn = execution["executionArn"]
             described = json.dumps(sfn.describe_execution(executionArn=arn), default=str)

@@ -102,6 +102,7 @@ def _fingerprint(credentials):
         conn.close()
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_data_and_another_seed_does_not(pg_server, source_db):
     from local.postgres import create_database, drop_database
 

@@ -100,6 +100,7 @@ def test_a_process_that_dies_is_an_exit_error_and_the_next_invocation_starts_col
     assert served["calls"] == 1
 
 
+@pytest.mark.slow
 def test_an_invocation_past_its_timeout_is_stopped_and_reported_as_lambda_does(invoker):
     payload, errored = invoker.invoke(spec("sleep", timeout=1), {"seconds": 30})
     quick, _ = invoker.invoke(spec("sleep", timeout=1), {"seconds": 0})

@@ -40,6 +40,7 @@ def test_the_server_binaries_are_found():
     assert (find_server_bindir() / "postgres").is_file()
 
 
+@pytest.mark.slow
 def test_a_cluster_serves_on_loopback_as_an_unprivileged_user_and_cleans_up():
     with PostgresCluster() as cluster:
         workdir = str(cluster.workdir)
@@ -70,6 +71,7 @@ HOLD_A_CLUSTER = """
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill-9"])
 def test_no_postgres_survives_its_owner_being_interrupted_or_killed(how):
     child = _child(HOLD_A_CLUSTER)
@@ -84,6 +86,7 @@ def test_no_postgres_survives_its_owner_being_interrupted_or_killed(how):
         assert not Path(workdir).exists()
 
 
+@pytest.mark.slow
 def test_a_test_session_that_fails_on_purpose_leaves_no_process(tmp_path):
     (tmp_path / "test_fails.py").write_text(textwrap.dedent("""
         def test_uses_the_database_then_fails(empty_db):

@@ -6,21 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from local.cloud import LocalCloud, UpOptions
-
-
-class Console:
-    """Collects what the local cloud prints."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def __call__(self, message: str) -> None:
-        self.lines.append(message)
-
-    @property
-    def text(self) -> str:
-        return "\n".join(self.lines)
+from local.cloud import LocalCloud
+from tests.fixtures.local_cloud import Console, release, use_databases
 
 
 @pytest.fixture
@@ -29,10 +16,9 @@ def console() -> Console:
 
 
 @pytest.fixture
-def cloud(seeded_source_db, empty_db, synthesized, tmp_path, console) -> Iterator[LocalCloud]:
-    """A local cloud over a seeded source and an empty warehouse, torn down after the test."""
-    local = LocalCloud(directory=tmp_path / "cloud", progress=console)
-    local.up(UpOptions(source_url=seeded_source_db.to_url(), warehouse_url=empty_db.to_url(),
-                       synthesized=synthesized))
-    yield local
-    local.down()
+def cloud(module_cloud, seeded_source_db, empty_db, console) -> Iterator[LocalCloud]:
+    """The module's local cloud over a seeded source and an empty warehouse of this test's own."""
+    use_databases(module_cloud, seeded_source_db, empty_db)
+    module_cloud.progress = console
+    yield module_cloud
+    release(module_cloud)

@@ -31,8 +31,12 @@ def unreachable_secret(cloud: LocalCloud, name: str, credentials_url: str) -> st
     """A secret like the real one but pointing at a port nothing listens on."""
     from local.postgres import free_port
 
-    secret = DatabaseCredentials.from_url(credentials_url).to_secret() | {"port": free_port()}
-    cloud.client("secretsmanager").create_secret(Name=name, SecretString=json.dumps(secret))
+    secret = json.dumps(DatabaseCredentials.from_url(credentials_url).to_secret() | {"port": free_port()})
+    manager = cloud.client("secretsmanager")
+    try:
+        manager.create_secret(Name=name, SecretString=secret)
+    except manager.exceptions.ResourceExistsException:  # an earlier test on the session's cloud made it
+        manager.put_secret_value(SecretId=name, SecretString=secret)
     return name
 
 

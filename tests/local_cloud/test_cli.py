@@ -15,6 +15,8 @@ import pytest
 from tests.sql import run_sql
 
 REPO = Path(__file__).resolve().parents[2]
+# Each test starts `python -m local` (imports boto3, moto, the CDK app): seconds before it does anything.
+pytestmark = pytest.mark.slow
 
 
 def _local(*args: str, directory: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:

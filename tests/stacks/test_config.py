@@ -87,6 +87,7 @@ def test_building_the_app_with_a_bad_value_fails_before_synth():
         build_app({"scheduleMinutes": "0"})
 
 
+@pytest.mark.slow
 def test_cdk_synth_with_a_bad_value_exits_with_the_key_named(tmp_path):
     # What `cdk synth -c alertEmail=nope` runs: app.py with the CLI's context in CDK_CONTEXT_JSON.
     context = {**cdk_json_context(), "alertEmail": "nope"}

@@ -15,7 +15,7 @@ PROBES = [None, -(2**31), -5, 0, 1, 3, 5, 6, 7, 9, 10, 2_999_999, 3_000_000, 3_0
 
 @pytest.mark.parametrize("ids", [
     [5, 7, 9, None],             # dense enough for a bitmap, with holes
-    list(range(1, 3_000_001)),   # a large serial run of ids
+    pytest.param(list(range(1, 3_000_001)), marks=pytest.mark.slow),  # a large serial run of ids
     [-5, 3],                     # negative ids
     [1, 2**31 - 1],              # too spread for a bitmap: a plain lookup
     [],                          # no ids at all
