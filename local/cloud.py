@@ -108,7 +108,7 @@ class LocalCloud:
         self.state.save(self.directory)
         # What is loaded by now (moto's and botocore's service models: millions of objects) lives as long as
         # the cloud. Frozen, the garbage collector stops re-scanning it: a full collection in the middle of an
-        # execution had stalled the emulated AWS for 0.35-0.45 s (measured with gc.callbacks).
+        # execution had stalled the emulated AWS for a noticeable pause (docs/performance.md).
         gc.freeze()
         self.progress(f"ready in {time.monotonic() - started:.1f}s: stack {self.deployment.stack_name}, "
                       f"state machine {self.deployment.state_machine_arn.rsplit(':', 1)[-1]}")

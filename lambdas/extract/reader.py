@@ -14,10 +14,10 @@ rows travel in batches: each COPY row is the `string_agg` of the lines of one ra
 heap pages (`BATCH_BLOCKS` pages, read by a TID range scan, so the server holds one batch at a time).
 Together the batches read the table once, front to back, like a sequential scan, whatever the window:
 Totesys has no index on `last_updated`. Batches by primary-key range (an index range scan each) were
-4x slower for an incremental window and 1.3x for a whole table (1.42M payments: 1.10 s against
-0.25 s, 8.9 s against 6.8 s). A value holding newlines is quoted in CSV, with the quote byte that JSON
-never contains: dropping that byte from the stream leaves exactly the JSON Lines of the rows, one per
-line, each ending in a newline. Rows come in the order they are stored, not by key.
+several times slower for an incremental window (docs/performance.md). A value holding newlines is
+quoted in CSV, with the quote byte that JSON never contains: dropping that byte from the stream leaves
+exactly the JSON Lines of the rows, one per line, each ending in a newline. Rows come in the order they
+are stored, not by key.
 """
 
 from __future__ import annotations
@@ -72,8 +72,8 @@ def _json_value(column: Column) -> str:
 def json_object_sql(table: Table) -> str:
     """SQL for one row as a JSON object, keys in Totesys order, as row_to_json would write it.
 
-    One `concat` of ready-made pieces: PostgreSQL spent half the time of row_to_json on it (1.42M payments:
-    4.4 s against 8.5 s), which builds each row through its composite type.
+    One `concat` of ready-made pieces: half the time of row_to_json (docs/performance.md), which builds each
+    row through its composite type.
     """
     pieces = []
     for index, column in enumerate(table.columns):

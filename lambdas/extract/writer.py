@@ -7,8 +7,8 @@ numbers its parts after them; only the manifest says which files make up the run
 A file uploads on a background thread while the next one fills, so S3 time overlaps reading. At most
 one upload is in flight: the writer holds a file filling and a file uploading, nothing more. One PUT
 per file rather than a multipart upload of 8 MiB parts: S3 takes objects of this size in one request,
-and the local cloud's S3 (moto) spent 2.3 times the CPU on a multipart upload (it hashes each part,
-then copies and hashes them again to complete it): 13.6 s per GiB extracted against about 6.
+and the local cloud's S3 (moto) spent twice the CPU on a multipart upload (it hashes each part, then
+copies and hashes them again to complete it).
 """
 
 from __future__ import annotations

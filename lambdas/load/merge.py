@@ -19,17 +19,11 @@ from lambdas.shared.sqlstates import sqlstate
 from lambdas.shared.star_schema import STAR_TABLES_BY_NAME, StarTable
 
 FOREIGN_KEY_VIOLATION = "23503"
-# A fact load is "bulk" from BULK_ROWS new versions; then constraints are dropped and added back when that
-# is cheaper than keeping them (measured at 100k new versions into 1M rows, 9 foreign keys):
-# - a foreign key checks each inserted row by a trigger, ~10 us per row and key (9 s for the 100k), while
-#   adding it back checks the whole table in one join, ~0.3 s per million rows and key: drop the foreign
-#   keys from 1/FK_SHARE of the table's rows;
-# - the unique version index, maintained row by row, took 10 of the 14 s of inserting 1M versions into
-#   an empty table (its key order is not the insert order, so each row lands on a random leaf page);
-#   building it afterwards takes about 1 s. A rebuild sorts the whole table, so the index is dropped
-#   only when the load adds 1/INDEX_SHARE of the table's rows;
-# - the primary key on the record id goes with it: maintained row by row it cost 1.6 of the 4.3 s of
-#   inserting 1M versions into an empty table, and building it afterwards 0.3 s.
+# A fact load is "bulk" from BULK_ROWS new versions; then constraints are dropped and added back where that
+# is cheaper than keeping them (docs/performance.md, "Load", has the measurements): foreign keys (checked per
+# row by triggers, re-added in one join) from 1/FK_SHARE of the table's rows; the unique version index (each
+# row lands on a random leaf page; a rebuild sorts the whole table) and the record id's primary key with it
+# from 1/INDEX_SHARE.
 BULK_ROWS = 10_000
 FK_SHARE = 20
 INDEX_SHARE = 4
@@ -64,8 +58,7 @@ def merge_dimension(conn: pg8000.native.Connection, schema: str, table: StarTabl
     assignments = ", ".join(f"{identifier(c)} = EXCLUDED.{identifier(c)}" for c in values)
     if is_empty(conn, target):
         # The first load: nothing to conflict with (the staging table's primary key keeps keys unique).
-        # A plain insert skips the speculative insertion and per-row conflict check of the upsert; it
-        # took half the time for 1.42M dim_transaction rows (4.6 s instead of 9.6 s).
+        # A plain insert skips the upsert's speculative insertion and per-row conflict check (half the time).
         conn.run(f"INSERT INTO {target} ({_columns(table.columns)}) "
                  f"SELECT {_columns(table.columns)} FROM {staging_table(table)}")
         return Merged(inserted=int(conn.row_count))

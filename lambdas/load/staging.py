@@ -140,7 +140,7 @@ def stage_table(conn: pg8000.native.Connection, s3: Any, bucket: str, table: Sta
             raise
         raise invalid_data(exc, table.name) from exc
     # Temp tables are invisible to autovacuum. Only the key columns: the row count (the bulk decision) and
-    # the joins on the key need statistics, and sampling all columns took most of the 0.3 s it cost.
+    # the joins on the key need statistics, and sampling every column was most of ANALYZE's cost.
     conn.run(f"ANALYZE {staging_table(table)} ({key_columns})")
     return rows
 
@@ -155,8 +155,8 @@ def downloaded_parquet(s3: Any, bucket: str, key: str) -> Iterator[pq.ParquetFil
 
 
 def _download(s3: Any, bucket: str, key: str, into: IO[bytes]) -> None:
-    # One GET, streamed: download_fileobj's transfer manager (a thread pool, a HEAD, ranged GETs) cost
-    # 0.2 s per file of an incremental run, more than the copy itself.
+    # One GET, streamed: download_fileobj's transfer manager (a thread pool, a HEAD, ranged GETs) cost more
+    # per file of an incremental run than the copy itself.
     body = s3.get_object(Bucket=bucket, Key=key)["Body"]
     try:
         shutil.copyfileobj(body, into, COPY_CHUNK)

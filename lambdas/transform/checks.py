@@ -81,8 +81,8 @@ class KeySet:
         low, high = int(bounds["min"].as_py()), int(bounds["max"].as_py())
         if high - low + 1 > max(self.SPREAD * len(values), self.FLOOR):
             return
-        # Each id sets its bit (scatter: the inverse of take); 40 ms for 1.4M ids, where hashing them for
-        # an is_in over min..max took 550 ms.
+        # Each id sets its bit (scatter: the inverse of take): an order of magnitude faster than hashing them
+        # for an is_in over min..max.
         offsets = pc.subtract(values.cast(pa.int64()), low)
         if isinstance(offsets, pa.ChunkedArray):
             offsets = offsets.combine_chunks()

@@ -7,9 +7,8 @@ rule whatever the order of runs, so re-running a run is harmless and the state c
 from the ingestion bucket's extract manifests.
 
 Transactions are kept as their ids alone, sorted: a set, for fact_payment's reference check. It is the one
-state that grows with the facts (1.42M ids at scale 1M); kept with `last_updated` and merged by
-`latest_per_id`, it took 1 s of a 1.3 s incremental run to read, merge and write. Only the tables a run
-changed are written back.
+state that grows with the facts; kept with `last_updated` and merged by `latest_per_id`, it was most of an
+incremental run (docs/performance.md). Only the tables a run changed are written back.
 """
 
 from __future__ import annotations
@@ -126,8 +125,8 @@ def rebuild_state(s3: Any, ingestion_bucket: str, processed_bucket: str) -> Stat
 def replay_state(s3: Any, ingestion_bucket: str, *, except_manifest: str | None = None) -> State:
     """The state every extract manifest in the ingestion bucket adds up to (nothing is written).
 
-    `except_manifest`: one to leave out, the run being transformed, whose rows are merged in anyway (on a
-    first run, reading them twice cost 2.4 s of 17 at scale 1M).
+    `except_manifest`: one to leave out, the run being transformed, whose rows are merged in anyway (a first
+    run would otherwise read its files twice).
     """
     state = empty_state()
     for key in list_keys(s3, ingestion_bucket, "runs/"):

@@ -77,8 +77,8 @@ def _locate(s3: Any, bucket: str, key: str, source: Table, exc: Exception) -> In
 
 
 def parquet_bytes(table: pa.Table, *, delta_encoded: bool = False) -> bytes:
-    """`delta_encoded`: for sorted integers (an id set), which it stores as differences, without a dictionary:
-    1.42M ids take 7 KB and 15 ms to write, against 4.8 MB and 180 ms dictionary-encoded."""
+    """`delta_encoded`: for sorted integers (an id set), which it stores as differences, without a dictionary
+    (hundreds of times smaller and ten times faster to write than dictionary-encoded: docs/performance.md)."""
     encoding: dict[str, Any] = {"use_dictionary": False, "column_encoding": dict.fromkeys(
         table.column_names, "DELTA_BINARY_PACKED")} if delta_encoded else {}
     sink = pa.BufferOutputStream()
