@@ -17,46 +17,11 @@ paste it into `campaign.reset(); campaign.play([...])` to replay it as a plain t
 
 from __future__ import annotations
 
-import os
-
 import pytest
-from hypothesis import HealthCheck, Phase, example, given, note, seed, settings
-from hypothesis import strategies as st
+from hypothesis import example, given
 
-from tests.hardening.harness import (
-    FAULTS,
-    Activity,
-    Campaign,
-    LateCommit,
-    LateOpen,
-    Overlap,
-    Redrive,
-    Rerun,
-    Run,
-    Step,
-)
-
-EXAMPLES = int(os.environ.get("ONYX_CAMPAIGN_EXAMPLES", "3"))
-SOAK = EXAMPLES > 20  # a long run explores with a fresh seed each time; CI's short one is reproducible
-MAX_STEPS = int(os.environ.get("ONYX_CAMPAIGN_MAX_STEPS", "6"))
-
-activities = st.builds(Activity, new_orders=st.integers(0, 4), amended=st.integers(0, 4), paid=st.integers(0, 3),
-                       address_changes=st.integers(0, 1), department_changes=st.integers(0, 1))
-runs = st.builds(Run, fault=st.sampled_from(list(FAULTS)))
-# Runs weigh more than the other kinds of step: they are where the faults are.
-steps_strategy = st.lists(st.one_of(activities, runs, runs, runs, st.just(Redrive()), st.just(Rerun()),
-                                    st.just(Overlap()), st.builds(LateOpen, orders=st.integers(1, 3)),
-                                    st.just(LateCommit())),
-                          min_size=2, max_size=MAX_STEPS)
-
-CAMPAIGN_SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=not SOAK, database=None,
-                             print_blob=False, suppress_health_check=list(HealthCheck))
-
-
-def _play(campaign: Campaign, steps: list[Step]) -> None:
-    note(f"steps={steps!r}")
-    campaign.reset()
-    campaign.play(steps)
+from tests.hardening.harness import Activity, LateCommit, LateOpen, Overlap, Redrive, Rerun, Run, Step
+from tests.hardening.sequences import CAMPAIGN_SETTINGS, play_sequence, steps_strategy
 
 
 @pytest.mark.slow
@@ -74,44 +39,6 @@ def test_random_sequences_of_activity_faults_and_runs_keep_the_four_invariants(c
                     Run(fault="warehouse_down"), Redrive()])
     @given(steps=steps_strategy)
     def campaign_holds(steps: list[Step]) -> None:
-        _play(campaign, steps)
+        play_sequence(campaign, steps)
 
     campaign_holds()
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(0)
-def test_the_campaign_finds_a_watermark_advanced_before_the_load(campaign):
-    """A planted bug: extract moves the watermarks as soon as its manifest is written. A run failing after
-    that point loses its rows for good, and random sequences find it without being told where to look.
-
-    The seed is one whose second random sequence fails the run after extract (any seed finds it within
-    a dozen sequences or so, but CI should not spend minutes on it): without shrinking, it fails on
-    `[Run(fault='warehouse_down'), LateOpen(orders=1), Run(fault='source_down')]`.
-    """
-    campaign.plant = "watermark_at_extract"
-    try:
-        @seed(4)
-        @settings(CAMPAIGN_SETTINGS, max_examples=4, phases=[Phase.generate], derandomize=False)
-        @given(steps=steps_strategy)
-        def campaign_holds(steps: list[Step]) -> None:
-            _play(campaign, steps)
-
-        # Either symptom of the lost rows: missing versions, or a final run whose facts refer to a
-        # dimension row that was never loaded.
-        with pytest.raises(AssertionError, match=r"invariant 1 \(nothing lost\)|the final run, with no fault, failed"):
-            campaign_holds()
-    finally:
-        campaign.plant = None
-
-
-@pytest.mark.slow
-def test_the_invariants_catch_a_late_commit_skipped_by_an_extract_without_the_in_flight_bound(campaign):
-    """The checks themselves bite: an extract whose window ignores open transactions skips the late rows."""
-    campaign.plant = "no_in_flight_bound"
-    try:
-        campaign.reset()
-        with pytest.raises(AssertionError, match=r"invariant 1 \(nothing lost\): 2 committed source versions"):
-            campaign.play([LateOpen(orders=1), Run(), LateCommit()])
-    finally:
-        campaign.plant = None
