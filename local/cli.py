@@ -16,7 +16,13 @@ from typing import Any
 from lambdas.shared.database import DatabaseCredentials
 from local.seed.load import SeedError, seed_from_jsonl, seed_generated
 from ops import commands as ops_commands
-from ops.cli import add_execute_arguments, add_report_arguments, add_validate_arguments, selection_of
+from ops.cli import (
+    add_execute_arguments,
+    add_report_arguments,
+    add_validate_arguments,
+    database_url,
+    selection_of,
+)
 from ops.commands import summary_line
 
 LOCAL_DEFAULT = "the running local cloud's"
@@ -42,13 +48,6 @@ def _count(text: str) -> int:
     return value
 
 
-def _url(text: str) -> DatabaseCredentials:
-    try:
-        return DatabaseCredentials.from_url(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
 def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -58,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     seed = commands.add_parser("seed", help="fill a Totesys source database (generated data or a JSON Lines dump)")
-    seed.add_argument("--url", type=_url, required=True, help="postgresql://user:password@host:port/dbname")
+    seed.add_argument("--url", type=database_url, required=True, help="postgresql://user:password@host:port/dbname")
     source = seed.add_mutually_exclusive_group()
     source.add_argument("--scale", type=_positive, default=10_000, help="sales orders to generate (default 10000)")
     source.add_argument("--from-jsonl", type=Path, metavar="DIR", help="load <table>.jsonl dumps from DIR instead")
@@ -76,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     simulate = commands.add_parser("simulate", help="business activity in the source database")
     _activity_arguments(simulate)
-    simulate.add_argument("--url", type=_url, help="the source (default: the running local cloud's)")
+    simulate.add_argument("--url", type=database_url, help="the source (default: the running local cloud's)")
 
     # The same commands as `python -m ops`, on the local cloud only.
     validate = commands.add_parser("validate", help="check the warehouse and reconcile it with the source")

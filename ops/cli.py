@@ -23,7 +23,8 @@ from ops.targets import Selection
 STACK_HINT = "--stack Onyx-<env>"
 
 
-def _url(text: str) -> DatabaseCredentials:
+def database_url(text: str) -> DatabaseCredentials:
+    """argparse type of a PostgreSQL URL option: the credentials, or a usage error naming what is wrong."""
     try:
         return DatabaseCredentials.from_url(text)
     except ValueError as exc:
@@ -37,8 +38,8 @@ def _positive(text: str) -> int:
 
 
 def add_validate_arguments(parser: argparse.ArgumentParser, default: str = "the target's") -> None:
-    parser.add_argument("--source-url", type=_url, help=f"the source (default: {default})")
-    parser.add_argument("--warehouse-url", type=_url, help=f"the warehouse (default: {default})")
+    parser.add_argument("--source-url", type=database_url, help=f"the source (default: {default})")
+    parser.add_argument("--warehouse-url", type=database_url, help=f"the warehouse (default: {default})")
     parser.add_argument("--schema", help=f"warehouse schema (default: {default}, or public)")
     parser.add_argument("--no-source", action="store_true", help="skip the checks that need the source")
     parser.add_argument("--tolerance", type=float, default=1800.0, metavar="SECONDS",
@@ -47,7 +48,7 @@ def add_validate_arguments(parser: argparse.ArgumentParser, default: str = "the 
 
 def add_report_arguments(parser: argparse.ArgumentParser, default: str = "the target's") -> None:
     parser.add_argument("--out", type=Path, default=Path("reports/onyx-report.html"), help="where it goes")
-    parser.add_argument("--warehouse-url", type=_url, help=f"the warehouse (default: {default})")
+    parser.add_argument("--warehouse-url", type=database_url, help=f"the warehouse (default: {default})")
     parser.add_argument("--schema", help=f"warehouse schema (default: {default}, or public)")
 
 
