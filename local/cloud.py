@@ -80,6 +80,8 @@ class LocalCloud:
         started = time.monotonic()
         source, warehouse = self._databases(options)
         self.moto = MotoCloud(state_dir=self.directory, on_alert=self._print_alert).start()
+        if self.moto.execution_events is not None:
+            self.moto.execution_events.progress = self.progress
         self.progress(f"local AWS (moto) on {self.moto.endpoint_url}")
         clients = {name: self.client(name) for name in
                    ("s3", "ssm", "cloudformation", "stepfunctions", "events", "secretsmanager")}
@@ -144,7 +146,15 @@ class LocalCloud:
         return self.state
 
     def execute(self, run_id: str | None = None) -> ExecutionOutcome:
-        return start_and_wait(self.client("stepfunctions"), self._state().state_machine_arn, self.progress, run_id)
+        """One execution, followed to its end, and its end's events delivered (a failure's e-mail printed)."""
+        outcome = start_and_wait(self.client("stepfunctions"), self._state().state_machine_arn, self.progress, run_id)
+        self.settle()
+        return outcome
+
+    def settle(self) -> None:
+        """Wait until every ended execution's status-change event has reached its rules' targets."""
+        if self.moto is not None and self.moto.execution_events is not None:
+            self.moto.execution_events.settle()
 
     def start_schedule(self, on_outcome: Callable[[ExecutionOutcome], None] | None = None) -> bool:
         """Start executions at the deployed rule's rate (moto does not fire EventBridge)."""

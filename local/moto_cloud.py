@@ -1,8 +1,11 @@
 """moto as the local AWS: a server on a loopback port, in this process, with state machines executing.
 
-Two things moto cannot do here are supplied by us, in this process:
-- Lambda: moto would need Docker to run Python code, so its invoke is routed to LambdaInvoker (a
-  child process per invocation running the real handler).
+What moto cannot do here is supplied by us, in this process:
+- Lambda: moto would need Docker to run Python code, so its invoke is routed to LambdaInvoker (the real
+  handler in an execution environment of its own), with the function's reserved concurrency enforced as
+  Lambda does: an invocation beyond it is refused with TooManyRequestsException (HTTP 429).
+- Step Functions' execution status change events, delivered to the deployed rules' Lambda targets
+  (local/execution_events.py): that is how a failed, timed-out or stopped run sends its e-mail.
 - SNS e-mail: an alert published to a topic is printed and appended to a file a person can read.
 """
 
@@ -18,12 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from moto.awslambda.models import LambdaFunction
+from moto.awslambda.exceptions import LambdaClientError
+from moto.awslambda.models import LambdaFunction, lambda_backends
 from moto.core.config import default_user_config
 from moto.server import ThreadedMotoServer
 from moto.sns.models import SNSBackend
 
 from local import moto_compat
+from local.execution_events import ExecutionEvents
 from local.lambda_invoker import FunctionSpec, LambdaInvoker
 from local.moto_cloud_constants import ACCOUNT, REGION
 from local.postgres import free_port
@@ -38,6 +43,40 @@ class Alert:
     message: str
 
 
+class TooManyRequests(LambdaClientError):
+    """What Lambda answers an invocation beyond the function's reserved concurrency (Step Functions sees
+    `Lambda.TooManyRequestsException`)."""
+
+    code = 429
+
+    def __init__(self, function_name: str, limit: int) -> None:
+        super().__init__("TooManyRequestsException",
+                         f"Rate Exceeded. {function_name} is at its reserved concurrency of {limit}.")
+
+
+class ConcurrencyGate:
+    """How many invocations of each function run at once, against its reserved concurrency."""
+
+    def __init__(self) -> None:
+        self._running: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self.throttled: list[str] = []  # the function name of every refused invocation
+
+    def enter(self, function: LambdaFunction) -> None:
+        limit = function.reserved_concurrency
+        name = function.function_name
+        with self._lock:
+            running = self._running.get(name, 0)
+            if limit is not None and running >= int(limit):
+                self.throttled.append(name)
+                raise TooManyRequests(name, int(limit))
+            self._running[name] = running + 1
+
+    def leave(self, function: LambdaFunction) -> None:
+        with self._lock:
+            self._running[function.function_name] -= 1
+
+
 @dataclass
 class MotoCloud:
     """A running moto server whose Lambda functions run our handlers and whose SNS alerts we keep."""
@@ -48,6 +87,8 @@ class MotoCloud:
     invoker: LambdaInvoker | None = None
     alerts: list[Alert] = field(default_factory=list)
     on_alert: Callable[[Alert], None] | None = None
+    concurrency: ConcurrencyGate = field(default_factory=ConcurrencyGate)
+    execution_events: ExecutionEvents | None = None
     _patches: list[tuple[Any, str, Any]] = field(default_factory=list)
 
     @property
@@ -62,6 +103,8 @@ class MotoCloud:
         self.invoker = LambdaInvoker(self.endpoint_url, REGION, self.state_dir / "logs")
         self._patch(LambdaFunction, "invoke", self._lambda_invoke())
         self._patch(SNSBackend, "publish", self._sns_publish())
+        self.execution_events = ExecutionEvents(self.invoke_async)
+        self.execution_events.install(self._patch)
         moto_compat.apply(self._patch)
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
         self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
@@ -86,18 +129,33 @@ class MotoCloud:
         self._patches.append((owner, name, owner.__dict__[name]))
         setattr(owner, name, replacement)
 
+    def run_function(self, function: LambdaFunction, event: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """Run the function's handler on `event` within its reserved concurrency: (payload, errored)."""
+        if self.invoker is None:
+            raise RuntimeError("the local cloud is not started")
+        spec = FunctionSpec(name=function.function_name, handler=str(function.handler),
+                            environment=dict(function.environment_vars or {}),
+                            timeout_seconds=int(function.timeout or 3), memory_mb=int(function.memory_size or 128),
+                            arn=function.function_arn)
+        self.concurrency.enter(function)
+        try:
+            return self.invoker.invoke(spec, event)
+        finally:
+            self.concurrency.leave(function)
+
+    def invoke_async(self, function_arn: str, event: dict[str, Any]) -> bool:
+        """An asynchronous invocation (as EventBridge makes): True if the handler failed or was throttled."""
+        function = lambda_backends[ACCOUNT][REGION].get_function(function_arn)
+        try:
+            return self.run_function(function, event)[1]
+        except TooManyRequests:
+            return True
+
     def _lambda_invoke(self) -> Callable[..., bytes]:
         cloud = self
 
         def invoke(function: LambdaFunction, body: str, request_headers: Any, response_headers: Any) -> bytes:
-            if cloud.invoker is None:
-                raise RuntimeError("the local cloud is not started")
-            spec = FunctionSpec(name=function.function_name, handler=str(function.handler),
-                                environment=dict(function.environment_vars or {}),
-                                timeout_seconds=int(function.timeout or 3), memory_mb=int(function.memory_size or 128),
-                                arn=function.function_arn)
-            event = json.loads(body) if body else {}
-            payload, errored = cloud.invoker.invoke(spec, event)
+            payload, errored = cloud.run_function(function, json.loads(body) if body else {})
             if errored:
                 response_headers["x-amz-function-error"] = "Unhandled"
             return json.dumps(payload).encode("utf-8")

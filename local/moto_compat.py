@@ -9,10 +9,15 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from botocore.exceptions import ClientError
 from moto.cloudformation import parsing
 from moto.core.common_models import CloudFormationModel
 from moto.kms.models import Key
+from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
 from moto.stepfunctions.parser.asl.component.common.string.string_expression import StringVariableSample
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import StateTaskLambda
+from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 
 from local.moto_cloud_constants import ACCOUNT
 
@@ -103,10 +108,31 @@ def _variable_sample(original: Callable[..., Any]) -> Callable[..., Any]:
     return eval_body
 
 
+def _lambda_client_error(original: Callable[..., Any]) -> Callable[..., Any]:
+    """A Lambda task whose invoke the Lambda service refuses fails with `Lambda.<error code>` on AWS (e.g.
+    Lambda.TooManyRequestsException, which a Retry names); moto's task for a function-ARN resource says
+    `Exception` instead, so no Retry would ever match a throttle."""
+
+    def from_error(task: Any, env: Any, ex: Exception) -> Any:
+        if not isinstance(ex, ClientError):
+            return original(task, env, ex)
+        error = f"Lambda.{ex.response['Error']['Code']}"
+        cause = ex.response["Error"]["Message"]
+        event = original(task, env, ex)  # moto's event, with its history type and details
+        details = dict(next(iter(event.event_details.values()))) if event.event_details else {}
+        details.update(error=error, cause=cause)
+        field = next(iter(event.event_details)) if event.event_details else "lambdaFunctionFailedEventDetails"
+        return FailureEvent(env=env, error_name=CustomErrorName(error), event_type=event.event_type,
+                            event_details=EventDetails(**{field: details}))  # type: ignore[misc]
+
+    return from_error
+
+
 FIXES: tuple[tuple[Any, str, Callable[[Callable[..., Any]], Callable[..., Any]], bool], ...] = (
     (Key, "create_from_cloudformation_json", _kms_key_tags, True),
     (parsing, "resource_class_from_type", _resource_class_from_type, False),
     (StringVariableSample, "_eval_body", _variable_sample, False),
+    (StateTaskLambda, "_from_error", _lambda_client_error, False),
 )
 
 

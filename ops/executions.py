@@ -176,7 +176,7 @@ def redrive(sfn: Any, execution_arn: str, progress: Progress) -> ExecutionOutcom
 
 
 def _failed_state(sfn: Any, execution_arn: str) -> tuple[str, str]:
-    """The task state the Catch left from, and the input it had entered with."""
+    """The task state whose failure no retry recovered from, and the input it had entered with."""
     events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
     entered: dict[str, str] = {}
     current: str | None = None

@@ -41,27 +41,45 @@ def freshness_window(schedule_minutes: int) -> tuple[Duration, int]:
 
 
 class Monitoring(Construct):
-    """Alarms (failed/timed-out runs, Lambda errors and throttles, stale warehouse) and the dashboard."""
+    """Alarms (unsuccessful runs, Lambda errors and throttles, stale warehouse, unsent run alerts) and the dashboard."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: OnyxConfig, pipeline: Pipeline, alert_topic: sns.ITopic
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: OnyxConfig,
+        pipeline: Pipeline,
+        notifier: StageFunction,
+        alert_topic: sns.ITopic,
     ) -> None:
         super().__init__(scope, construct_id)
         self._action = actions.SnsAction(alert_topic)
         self.alarms: list[cloudwatch.Alarm] = []
         machine = pipeline.state_machine
         stages = pipeline.stages
+        functions = (*stages, notifier)  # what the dashboard graphs
         prefix = f"Onyx {config.env_name}"
 
+        # Unsuccessful executions and function errors are on the dashboard, without an e-mail of their own: the
+        # run alert (stacks/run_alerts.py) e-mails each unsuccessful end once, with more than an alarm can say.
         self._alarm(
             "ExecutionsFailed",
             machine.metric_failed(period=PERIOD, statistic="Sum"),
-            f"{prefix}: a pipeline run failed. The alert e-mail of that run names the state, error and cause.",
+            f"{prefix}: a pipeline run failed. Its run alert names the step, error and message.",
+            notify=False,
         )
         self._alarm(
             "ExecutionsTimedOut",
             machine.metric_timed_out(period=PERIOD, statistic="Sum"),
             f"{prefix}: a pipeline run exceeded {config.execution_timeout_minutes} minutes and was stopped.",
+            notify=False,
+        )
+        self._alarm(
+            "ExecutionsAborted",
+            machine.metric_aborted(period=PERIOD, statistic="Sum"),
+            f"{prefix}: a pipeline run was stopped (by a person, a deployment or a script).",
+            notify=False,
         )
         for stage in stages:
             name = stage.node.id
@@ -69,12 +87,22 @@ class Monitoring(Construct):
                 f"{name}Errors",
                 stage.function.metric_errors(period=PERIOD, statistic="Sum"),
                 f"{prefix}: the {name} function raised errors (retried ones included). See its log group.",
+                notify=False,
             )
             self._alarm(
                 f"{name}Throttles",
                 stage.function.metric_throttles(period=PERIOD, statistic="Sum"),
-                f"{prefix}: the {name} function was throttled (overlapping runs or the account's concurrency).",
+                f"{prefix}: the {name} function was throttled (the account's concurrency is used up); "
+                "its task retries.",
+                notify=False,
             )
+        # These two e-mail: nothing else would tell anyone.
+        self._alarm(
+            "NotifyErrors",
+            notifier.function.metric_errors(period=PERIOD, statistic="Sum"),
+            f"{prefix}: a run alert could not be sent. Look at the notifier's log group, then at the executions "
+            "in the Step Functions console.",
+        )
         period, periods = freshness_window(config.schedule_minutes)
         self._alarm(
             "Freshness",
@@ -98,6 +126,7 @@ class Monitoring(Construct):
                     machine.metric_succeeded(period=PERIOD, statistic="Sum", label="succeeded"),
                     machine.metric_failed(period=PERIOD, statistic="Sum", label="failed"),
                     machine.metric_timed_out(period=PERIOD, statistic="Sum", label="timed out"),
+                    machine.metric_aborted(period=PERIOD, statistic="Sum", label="aborted"),
                 ],
                 width=12,
             ),
@@ -114,7 +143,8 @@ class Monitoring(Construct):
             cloudwatch.GraphWidget(
                 title="Function duration (p95)",
                 left=[
-                    _labelled(stage, stage.function.metric_duration(period=PERIOD, statistic="p95")) for stage in stages
+                    _labelled(stage, stage.function.metric_duration(period=PERIOD, statistic="p95"))
+                    for stage in functions
                 ],
                 width=12,
             ),
@@ -122,11 +152,11 @@ class Monitoring(Construct):
                 title="Function errors and throttles",
                 left=[
                     _labelled(stage, stage.function.metric_errors(period=PERIOD, statistic="Sum"), "errors")
-                    for stage in stages
+                    for stage in functions
                 ],
                 right=[
                     _labelled(stage, stage.function.metric_throttles(period=PERIOD, statistic="Sum"), "throttles")
-                    for stage in stages
+                    for stage in functions
                 ],
                 width=12,
             ),
@@ -155,6 +185,7 @@ class Monitoring(Construct):
         comparison: cloudwatch.ComparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
         evaluation_periods: int = 1,
+        notify: bool = True,
     ) -> None:
         alarm = metric.create_alarm(
             self,
@@ -166,8 +197,9 @@ class Monitoring(Construct):
             datapoints_to_alarm=evaluation_periods,
             treat_missing_data=missing,
         )
-        alarm.add_alarm_action(self._action)
-        alarm.add_ok_action(self._action)
+        if notify:
+            alarm.add_alarm_action(self._action)
+            alarm.add_ok_action(self._action)
         self.alarms.append(alarm)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, App, CfnElement, Stack, Validations
+from aws_cdk import Acknowledgment, App, CfnElement, Stack, Token, Validations
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
@@ -24,17 +24,27 @@ def acknowledge(scope: IConstruct, rule: str, reason: str) -> None:
     Validations.of(scope).acknowledge(Acknowledgment(id=f"{PACK}::{PACK}-{rule}", reason=reason))
 
 
-def _arn_of(element: IConstruct) -> str:
-    """How cdk-nag names a resource's ARN in a finding: `<LogicalId.Arn>`."""
+def _cfn(element: IConstruct) -> CfnElement:
     child = element.node.default_child
     if not isinstance(child, CfnElement):
         raise TypeError(f"{element.node.path} has no CloudFormation resource")
-    return f"<{Stack.of(element).get_logical_id(child)}.Arn>"
+    return child
+
+
+def _pseudo(value: str, name: str) -> str:
+    """A stack's partition, region or account as cdk-nag prints it: the value if known, else `<AWS::Name>`."""
+    return f"<AWS::{name}>" if Token.is_unresolved(value) else value
+
+
+def _arn_of(element: IConstruct) -> str:
+    """How cdk-nag names a resource's ARN in a finding: `<LogicalId.Arn>`."""
+    return f"<{Stack.of(element).get_logical_id(_cfn(element))}.Arn>"
 
 
 def acknowledge_reviewed_findings(stack: OnyxStack) -> None:
     pipeline, lake = stack.pipeline, stack.data_lake
-    for stage in pipeline.stages:
+    notifier = stack.run_alerts.notifier
+    for stage in (*pipeline.stages, notifier):
         acknowledge(
             stage.function,
             "L1",
@@ -79,3 +89,16 @@ def acknowledge_reviewed_findings(stack: OnyxStack) -> None:
             f"IAM5[Resource::{_arn_of(stage.function)}:*]",
             "lambda:InvokeFunction on the function's versions and aliases (ARN:*), as CDK grants for a task.",
         )
+    acknowledge(
+        notifier.role,
+        "IAM5[Action::kms:GenerateDataKey*]",
+        "What SNS needs of a publisher to an encrypted topic (GenerateDataKey, GenerateDataKeyWithoutPlaintext), "
+        "on the alert topic's own key only.",
+    )
+    machine_name = f"<{Stack.of(stack).get_logical_id(_cfn(pipeline.state_machine))}.Name>"
+    acknowledge(
+        notifier.role,
+        f"IAM5[Resource::arn:{_pseudo(stack.partition, 'Partition')}:states:{_pseudo(stack.region, 'Region')}:"
+        f"{_pseudo(stack.account, 'AccountId')}:execution:{machine_name}:*]",
+        "states:GetExecutionHistory on this state machine's executions, whose names are only known at run time.",
+    )

@@ -1,4 +1,4 @@
-"""The Onyx stack: data lake, alerts, pipeline and monitoring for one environment."""
+"""The Onyx stack: data lake, alerts, pipeline, run alerts and monitoring for one environment."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from stacks.config import OnyxConfig
 from stacks.data_lake import DataLake
 from stacks.monitoring import Monitoring
 from stacks.pipeline import Pipeline
+from stacks.run_alerts import RunAlerts
 
 
 class OnyxStack(Stack):
@@ -25,11 +26,23 @@ class OnyxStack(Stack):
         self.config = config
         self.data_lake = DataLake(self, "DataLake", config=config)
         self.alerts = Alerts(self, "Alerts", config=config)
-        self.pipeline = Pipeline(
-            self, "Pipeline", config=config, data_lake=self.data_lake, alert_topic=self.alerts.topic
+        self.pipeline = Pipeline(self, "Pipeline", config=config, data_lake=self.data_lake)
+        self.run_alerts = RunAlerts(
+            self,
+            "RunAlerts",
+            config=config,
+            pipeline=self.pipeline,
+            code=self.pipeline.code,
+            topic=self.alerts.topic,
+            key=self.alerts.key,
         )
         self.monitoring = Monitoring(
-            self, "Monitoring", config=config, pipeline=self.pipeline, alert_topic=self.alerts.topic
+            self,
+            "Monitoring",
+            config=config,
+            pipeline=self.pipeline,
+            notifier=self.run_alerts.notifier,
+            alert_topic=self.alerts.topic,
         )
 
         for key, value in {"project": "onyx", "environment": config.env_name, **config.tags}.items():

@@ -13,7 +13,6 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
-from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
@@ -50,7 +49,6 @@ class FunctionSpec:
     memory_mb: int
     timeout_seconds: int
     environment: dict[str, str]
-    reserved_concurrency: int | None
 
 
 def _grant_objects(role: iam.Role, sid: str, bucket: s3.IBucket, actions: tuple[str, ...], keys: str = "*") -> None:
@@ -105,7 +103,6 @@ class StageFunction(Construct):
             handler=f"lambdas.{spec.stage}.handler.handler",
             memory_size=spec.memory_mb,
             timeout=Duration.seconds(spec.timeout_seconds),
-            reserved_concurrent_executions=spec.reserved_concurrency,
             role=self.role,
             log_group=self.log_group,
             tracing=lambda_.Tracing.ACTIVE,
@@ -129,7 +126,7 @@ class Pipeline(Construct):
     schedule."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: OnyxConfig, data_lake: DataLake, alert_topic: sns.ITopic
+        self, scope: Construct, construct_id: str, *, config: OnyxConfig, data_lake: DataLake
     ) -> None:
         super().__init__(scope, construct_id)
         source_secret = secretsmanager.Secret.from_secret_name_v2(self, "SourceSecret", config.source_secret_name)
@@ -137,11 +134,14 @@ class Pipeline(Construct):
             self, "WarehouseSecret", config.warehouse_secret_name
         )
         ingestion, processed = data_lake.ingestion, data_lake.processed
-        code = lambda_code()
+        # One asset for every function of the stack (the notifier's too).
+        self.code = code = lambda_code()
 
-        # Reserved concurrency 1: a second line of defence. Overlapping runs are safe by design (keyed immutable
-        # files, the load's run ledger and unique versions; tests/hardening/test_overlap.py), but one run at a
-        # time keeps the source and the warehouse from doing the same work twice.
+        # No reserved concurrency: overlapping runs are safe by design (keyed immutable files, the load's run
+        # ledger and unique versions; tests/hardening/test_overlap.py), and a reservation of 1 made a run that
+        # starts while another is running fail with Lambda.TooManyRequestsException once its retries ran out
+        # (a failure, an alert and an alarm for what is normal). New accounts, whose concurrency limit is 10,
+        # also refuse any reservation that leaves less than 10 unreserved (docs/design.md, "Overlapping runs").
         self.extract = StageFunction(
             self,
             "Extract",
@@ -151,7 +151,6 @@ class Pipeline(Construct):
                 stage="extract",
                 memory_mb=config.extract_memory_mb,
                 timeout_seconds=config.extract_timeout_seconds,
-                reserved_concurrency=1,
                 environment={
                     Env.INGESTION_BUCKET: ingestion.bucket_name,
                     Env.SOURCE_SECRET_NAME: config.source_secret_name,
@@ -168,7 +167,6 @@ class Pipeline(Construct):
                 stage="transform",
                 memory_mb=config.transform_memory_mb,
                 timeout_seconds=config.transform_timeout_seconds,
-                reserved_concurrency=None,
                 environment={Env.INGESTION_BUCKET: ingestion.bucket_name, Env.PROCESSED_BUCKET: processed.bucket_name},
             ),
         )
@@ -181,7 +179,6 @@ class Pipeline(Construct):
                 stage="load",
                 memory_mb=config.load_memory_mb,
                 timeout_seconds=config.load_timeout_seconds,
-                reserved_concurrency=1,
                 environment={
                     Env.PROCESSED_BUCKET: processed.bucket_name,
                     Env.WAREHOUSE_SECRET_NAME: config.warehouse_secret_name,
@@ -199,7 +196,6 @@ class Pipeline(Construct):
                 stage="watermark",
                 memory_mb=WATERMARK_MEMORY_MB,
                 timeout_seconds=WATERMARK_TIMEOUT_SECONDS,
-                reserved_concurrency=None,
                 environment={Env.INGESTION_BUCKET: ingestion.bucket_name},
             ),
         )
@@ -229,12 +225,10 @@ class Pipeline(Construct):
         self.workflow = PipelineWorkflow(
             self,
             "Workflow",
-            env_name=config.env_name,
             extract=self.extract.function,
             transform=self.transform.function,
             load=self.load.function,
             advance_watermark=self.advance_watermark.function,
-            alert_topic=alert_topic,
         )
         self.state_machine_logs = logs.LogGroup(
             self,

@@ -1,24 +1,17 @@
-"""The state machine: Extract -> HasChanges -> Transform -> Load -> AdvanceWatermark -> Done, every task guarded.
+"""The state machine: Extract -> HasChanges -> Transform -> Load -> AdvanceWatermark -> Done, every task retried.
 
 Names, the retry policy and error names come from `lambdas.shared.constants`, which the Lambdas and tests share.
 """
 
 from __future__ import annotations
 
-from typing import Final
-
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from lambdas.shared.constants import TRANSIENT_RETRY, RetryPolicy, States
-
-# Catch stores the error here (keeping the task's input) and names the failed state in this variable.
-ERROR_PATH: Final = "$.error"
-FAILED_STATE_VARIABLE: Final = "failedState"
 
 
 def add_retry(task: sfn.TaskStateBase, policy: RetryPolicy = TRANSIENT_RETRY) -> None:
@@ -33,21 +26,6 @@ def add_retry(task: sfn.TaskStateBase, policy: RetryPolicy = TRANSIENT_RETRY) ->
     )
 
 
-def failure_message(env_name: str, region: str) -> str:
-    """One line a person can act on: which run, where it failed, why, and where to look."""
-    return sfn.JsonPath.format(
-        f"Onyx {env_name}: run {{}} failed in state {{}}. Error: {{}}. Cause: {{}}. "
-        f"Execution: https://{region}.console.aws.amazon.com/states/home?region={region}#/v2/executions/details/{{}} . "
-        "What to do: fix the cause named above, then redrive the execution from the console; "
-        "otherwise the next scheduled run picks up everything this run did not load.",
-        sfn.JsonPath.execution_name,
-        sfn.JsonPath.string_at(f"${FAILED_STATE_VARIABLE}"),
-        sfn.JsonPath.string_at(f"{ERROR_PATH}.Error"),
-        sfn.JsonPath.string_at(f"{ERROR_PATH}.Cause"),
-        sfn.JsonPath.execution_id,
-    )
-
-
 class PipelineWorkflow(Construct):
     """The states of one pipeline run; `definition` is what the state machine runs."""
 
@@ -56,38 +34,12 @@ class PipelineWorkflow(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        env_name: str,
         extract: lambda_.IFunction,
         transform: lambda_.IFunction,
         load: lambda_.IFunction,
         advance_watermark: lambda_.IFunction,
-        alert_topic: sns.ITopic,
     ) -> None:
         super().__init__(scope, construct_id)
-        notify = tasks.SnsPublish(
-            self,
-            States.NOTIFY_FAILURE,
-            topic=alert_topic,
-            subject=sfn.JsonPath.format(
-                f"Onyx {env_name}: run failed in {{}}", sfn.JsonPath.string_at(f"${FAILED_STATE_VARIABLE}")
-            ),
-            message=sfn.TaskInput.from_text(failure_message(env_name, Stack.of(self).region)),
-            result_path=sfn.JsonPath.DISCARD,
-        )
-        add_retry(
-            notify,
-            RetryPolicy(
-                errors=("States.ALL",), interval_seconds=2, backoff_rate=2.0, max_attempts=3, max_delay_seconds=30
-            ),
-        )
-        # The execution fails with the task's own error, so the console shows the real reason.
-        failed = sfn.Fail(
-            self,
-            States.FAILED,
-            error_path=f"{ERROR_PATH}.Error",
-            cause_path=f"{ERROR_PATH}.Cause",
-        )
-        notify.next(failed)
 
         def task(name: str, function: lambda_.IFunction, payload: sfn.TaskInput | None = None,
                  result_path: str | None = None) -> tasks.LambdaInvoke:
@@ -101,13 +53,10 @@ class PipelineWorkflow(Construct):
                 payload_response_only=True,
                 retry_on_service_exceptions=False,
             )
+            # No Catch: an error the retries do not clear fails the execution in this task, so the console's
+            # graph shows the task that failed, and a rule on the execution's status sends the e-mail
+            # (stacks/run_alerts.py), for timed-out and stopped executions too, which no Catch sees.
             add_retry(step)
-            step.add_catch(
-                notify,
-                errors=[sfn.Errors.ALL],
-                result_path=ERROR_PATH,
-                assign={FAILED_STATE_VARIABLE: name},
-            )
             return step
 
         done = sfn.Succeed(self, States.DONE)

@@ -34,6 +34,10 @@ class Env:
     WAREHOUSE_SECRET_NAME: Final = "ONYX_WAREHOUSE_SECRET_NAME"  # noqa: S105 - a variable name
     WAREHOUSE_SCHEMA: Final = "ONYX_WAREHOUSE_SCHEMA"
     SAFETY_LAG_SECONDS: Final = "ONYX_SAFETY_LAG_SECONDS"
+    # The notifier: where the e-mail goes, the environment it names, and each task state's function log group.
+    ALERT_TOPIC_ARN: Final = "ONYX_ALERT_TOPIC_ARN"
+    ENV_NAME: Final = "ONYX_ENV_NAME"
+    STATE_LOG_GROUPS: Final = "ONYX_STATE_LOG_GROUPS"
     # The local cloud sets this so boto3 talks to moto instead of AWS; unset on AWS.
     AWS_ENDPOINT_URL: Final = "AWS_ENDPOINT_URL"
 
@@ -47,8 +51,6 @@ class States:
     LOAD: Final = "Load"
     # After Load: the run is in the warehouse, so the extract's watermarks may move past it.
     ADVANCE_WATERMARK: Final = "AdvanceWatermark"
-    NOTIFY_FAILURE: Final = "NotifyFailure"
-    FAILED: Final = "Failed"
     DONE: Final = "Done"
 
 
@@ -66,6 +68,11 @@ class Errors:
         "Lambda.SdkClientException",
         "Lambda.TooManyRequestsException",
     )
+
+
+# The Step Functions event that starts the notifier, and the ends it reports (each exactly once).
+EXECUTION_STATUS_CHANGE: Final = "Step Functions Execution Status Change"
+UNSUCCESSFUL_ENDS: Final = ("FAILED", "TIMED_OUT", "ABORTED")
 
 
 @dataclass(frozen=True)

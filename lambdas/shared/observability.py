@@ -23,12 +23,13 @@ CORRELATION_ID_PATH: Final = "run_id"
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 
-def stage_handler(stage: str) -> Callable[[Handler], Handler]:
+def stage_handler(stage: str, correlation_id_path: str = CORRELATION_ID_PATH) -> Callable[[Handler], Handler]:
     """Wrap a Lambda handler as every Onyx handler is, in the order of Powertools' own examples: the logger
     outermost, so the run id is the correlation id of every line written during the invocation (the tracer's
     and the metrics' included); the tracer next, so the handler's segment spans the whole invocation; the
     metrics innermost, flushed (also on failure) before the logger's context is cleared. A failure is logged
-    once, with the run id, before it reaches Lambda (which logs it without one)."""
+    once, with the run id, before it reaches Lambda (which logs it without one). `correlation_id_path`: where
+    the event holds the run id (a state's input has it at `run_id`)."""
 
     def wrap(handler: Handler) -> Handler:
         @functools.wraps(handler)
@@ -44,7 +45,7 @@ def stage_handler(stage: str) -> Callable[[Handler], Handler]:
 
         with_metrics = metrics.log_metrics(run)
         traced = tracer.capture_lambda_handler(with_metrics)
-        wrapped: Handler = logger.inject_lambda_context(traced, correlation_id_path=CORRELATION_ID_PATH,
+        wrapped: Handler = logger.inject_lambda_context(traced, correlation_id_path=correlation_id_path,
                                                         log_event=False)
         return wrapped
 

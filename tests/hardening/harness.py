@@ -328,6 +328,7 @@ class Campaign:
     def _finished(self, run_id: str, arn: str, snapshot: frozenset[tuple[str, int, str]],
                   outcome: ExecutionOutcome | None = None) -> ExecutionOutcome:
         outcome = outcome or ExecutionWatcher(self.sfn, arn, run_id, self.cloud.progress).wait(poll_seconds=0.1)
+        self.cloud.settle()  # its end's event delivered: a failure's e-mail is in cloud.moto.alerts
         self.record.executions.append(Execution(run_id, arn, outcome, snapshot))
         self.record.observed |= snapshot
         # The versions a run id's extraction saw: those of the execution that wrote its manifest.

@@ -51,3 +51,9 @@ def allocate(event: dict[str, Any], context: Any) -> dict[str, Any]:
     block = bytearray(int(event["mb"]) * 1024 * 1024)
     block[:: 4096] = b"x" * len(block[:: 4096])  # touch every page, so it is resident
     return {"pid": os.getpid(), "held": len(block)}
+
+
+def oversized(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Returns a result of exactly `bytes` bytes of JSON (default: one byte more than a state may carry)."""
+    size = int(os.environ.get("RESULT_BYTES", str(256 * 1024 + 1)))
+    return {"blob": "x" * (size - len('{"blob": ""}'))}

@@ -90,11 +90,23 @@ def test_a_bad_row_fails_the_run_alerts_and_leaves_the_warehouse_unchanged_then_
     assert failed.status == "FAILED"
     assert failed.error["error"] == "InvalidData"
     assert "sales_order_id=5" in failed.error["cause"]
-    alert = cloud.moto.alerts[-1].message
-    assert failed.run_id in alert
-    assert "failed in state Transform" in alert
-    assert "InvalidData" in alert
-    assert "2024-02-30" in alert
+    (alert,) = cloud.moto.alerts  # one e-mail, from the rule on the execution's end, not from the workflow
+    assert alert.subject == "Onyx dev: run FAILED in Transform (InvalidData)"
+    lines = alert.message.splitlines()
+    assert lines[0] == f"The Onyx dev pipeline run {failed.run_id} FAILED in the Transform step."
+    assert "Error:     InvalidData" in lines
+    assert ("Message:   sales_order sales_order_id=5: agreed_delivery_date '2024-02-30' is not a date (YYYY-MM-DD)"
+            in lines)
+    assert f"Run id:    {failed.run_id}" in lines
+    assert any(line.startswith("Execution: https://eu-west-2.console.aws.amazon.com/states/home?region=eu-west-2"
+                               f"#/v2/executions/details/{failed.execution_arn}") for line in lines)
+    assert any(line.startswith("Logs:      https://") and "PipelineTransformLogs" in line for line in lines)
+    assert lines[-1].startswith("What to do: Fix the cause named above")
+    assert "start a new execution" in lines[-1]
+    # A message to a person: the stack trace stays in the function's log.
+    assert "Traceback" not in alert.message
+    assert "stackTrace" not in alert.message
+    assert "/work" not in alert.message
     assert warehouse_contents(cloud) == before
 
     run_sql(cloud.state.source_url, "UPDATE sales_order SET agreed_delivery_date = '2024-02-28', "

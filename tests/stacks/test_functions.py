@@ -42,11 +42,14 @@ def test_function_runs_its_stage_handler_on_python_3_12_with_tracing(synthesized
     assert function["Timeout"] == timeout
 
 
-@pytest.mark.parametrize(
-    ("stage", "reserved"), [("extract", 1), ("transform", None), ("load", 1), ("advance_watermark", None)]
-)
-def test_extract_and_load_never_run_twice_at_once(synthesized, stage, reserved):
-    assert _function(synthesized, stage).get("ReservedConcurrentExecutions") == reserved
+def test_no_function_reserves_concurrency(synthesized):
+    # Overlapping runs are safe (tests/hardening/test_overlap.py); a reservation of 1 made the second of two
+    # overlapping runs fail with Lambda.TooManyRequestsException (tests/hardening/test_overlap.py shows it on
+    # the local cloud, which enforces what the template reserves), and a new account (concurrency limit 10)
+    # refuses any reservation at deploy time.
+    functions = synthesized.resources("AWS::Lambda::Function").values()
+    assert len(functions) == 5  # four stages and the notifier
+    assert [f for f in functions if "ReservedConcurrentExecutions" in f["Properties"]] == []
 
 
 @pytest.mark.parametrize("stage", STAGES)

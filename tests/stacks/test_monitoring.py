@@ -34,18 +34,44 @@ def test_alert_email_from_config_is_subscribed(synthesized):
     assert subscription["Properties"]["Endpoint"] == "data-team@example.com"
 
 
-def test_every_alarm_notifies_the_alert_topic(synthesized):
+def test_only_the_alarms_nothing_else_reports_e_mail(synthesized):
+    # An unsuccessful run is e-mailed once by the run alert; its alarms (and the functions' errors and throttles
+    # behind it) only show on the dashboard. Freshness (no run at all) and an unsent run alert e-mail.
     topic = {"Ref": synthesized.logical_id(synthesized.stack.alerts.topic)}
-    alarms = synthesized.resources("AWS::CloudWatch::Alarm").values()
-    assert len(alarms) == 11  # 2 for executions, errors and throttles of 4 functions, freshness
-    for alarm in alarms:
-        assert alarm["Properties"]["AlarmActions"] == [topic]
-        assert alarm["Properties"]["OKActions"] == [topic]
+    alarms = {_name(synthesized, logical_id): alarm["Properties"]
+              for logical_id, alarm in synthesized.resources("AWS::CloudWatch::Alarm").items()}
+    assert len(alarms) == 13  # 3 for executions, errors and throttles of 4 functions, freshness, notifier errors
+    e_mailing = {name for name, alarm in alarms.items() if alarm.get("AlarmActions")}
+    assert e_mailing == {"Freshness", "NotifyErrors"}
+    for name in e_mailing:
+        assert alarms[name]["AlarmActions"] == [topic]
+        assert alarms[name]["OKActions"] == [topic]
+    for name in set(alarms) - e_mailing:
+        assert "OKActions" not in alarms[name]
 
 
-def test_failed_or_timed_out_execution_raises_an_alarm(synthesized):
+def _name(synthesized: Synthesized, logical_id: str) -> str:
+    """An alarm's construct id (Monitoring's child) from its logical id."""
+    monitoring = synthesized.stack.monitoring
+    (name,) = [child.node.id for child in monitoring.node.children
+               if child.node.default_child is not None and synthesized.logical_id(child) == logical_id]
+    return name
+
+
+def test_notifier_errors_raise_an_alarm_that_e_mails(synthesized):
+    alarm = _alarm(synthesized, "NotifyErrors")
+    notifier = synthesized.stack.run_alerts.notifier
+    assert alarm["Namespace"] == "AWS/Lambda"
+    assert alarm["MetricName"] == "Errors"
+    function = {"Ref": synthesized.logical_id(notifier.function)}
+    assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": function}]
+    assert alarm["Threshold"] == 1
+
+
+def test_unsuccessful_executions_raise_an_alarm_each(synthesized):
     machine = {"Ref": synthesized.logical_id(synthesized.stack.pipeline.state_machine)}
-    for name, metric in [("ExecutionsFailed", "ExecutionsFailed"), ("ExecutionsTimedOut", "ExecutionsTimedOut")]:
+    for name in ("ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"):
+        metric = name
         alarm = _alarm(synthesized, name)
         assert alarm["Namespace"] == "AWS/States"
         assert alarm["MetricName"] == metric

@@ -134,11 +134,30 @@ def test_secrets_are_referenced_by_name_never_created(synthesized):
     assert synthesized.resources("AWS::SecretsManager::Secret") == {}
 
 
-def test_state_machine_may_invoke_the_four_functions_and_publish_alerts(synthesized):
-    pipeline, alerts = synthesized.stack.pipeline, synthesized.stack.alerts
+def test_state_machine_may_invoke_the_four_functions_and_nothing_else_of_ours(synthesized):
+    pipeline = synthesized.stack.pipeline
     allowed = grants(synthesized, pipeline.state_machine.role)
     stages = (pipeline.extract, pipeline.transform, pipeline.load, pipeline.advance_watermark)
     functions = [f"<{synthesized.logical_id(stage.function)}>" for stage in stages]
     invoke = {(action, resource) for action, resource in allowed if action == "lambda:InvokeFunction"}
     assert invoke == {("lambda:InvokeFunction", arn) for function in functions for arn in (function, f"{function}:*")}
-    assert ("sns:Publish", f"${{{synthesized.logical_id(alerts.topic)}}}") in allowed
+    # What Step Functions needs for tracing and log delivery (no resource-level scoping exists for these).
+    assert {action for action, resource in allowed if action != "lambda:InvokeFunction"} == {
+        "xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets",
+        "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+        "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies",
+        "logs:DescribeLogGroups",
+    }
+
+
+def test_notifier_reads_the_executions_history_and_publishes_to_the_alert_topic_with_its_key(synthesized):
+    notifier, alerts = synthesized.stack.run_alerts.notifier, synthesized.stack.alerts
+    machine = synthesized.logical_id(synthesized.stack.pipeline.state_machine)
+    assert grants(synthesized, notifier.role) == (
+        {("sns:Publish", f"${{{synthesized.logical_id(alerts.topic)}}}")}
+        | {(action, f"<{synthesized.logical_id(alerts.key)}>") for action in ("kms:GenerateDataKey*", "kms:Decrypt")}
+        | {("states:GetExecutionHistory",
+            f"arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AWS::AccountId}}:execution:<{machine}>:*")}
+        | _own_logs(synthesized, notifier)
+        | XRAY
+    )

@@ -1,8 +1,7 @@
-"""The state machine: shape, retries, catch into the SNS alert, the Choice, logging and tracing."""
+"""The state machine: shape, retries, no Catch (a failure fails the execution in its task), the Choice, logging
+and tracing."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import pytest
 
@@ -18,8 +17,6 @@ def test_states_are_the_shared_state_names(definition):
         States.TRANSFORM,
         States.LOAD,
         States.ADVANCE_WATERMARK,
-        States.NOTIFY_FAILURE,
-        States.FAILED,
         States.DONE,
     }
 
@@ -65,15 +62,16 @@ def test_task_retries_transient_errors_with_the_shared_policy(definition, state)
 
 
 @pytest.mark.parametrize("state", TASKS)
-def test_task_catches_every_other_error_into_notify_failure_naming_itself(definition, state):
-    assert definition["States"][state]["Catch"] == [
-        {
-            "ErrorEquals": ["States.ALL"],
-            "ResultPath": "$.error",
-            "Assign": {"failedState": state},
-            "Next": States.NOTIFY_FAILURE,
-        }
-    ]
+def test_task_catches_nothing_so_the_execution_fails_in_the_task_that_failed(definition, state):
+    # The console's graph shows that task failed, and the run alert (a rule on the execution's end) names it.
+    assert "Catch" not in definition["States"][state]
+
+
+def test_no_state_publishes_or_fails_on_its_own(definition):
+    types = {state["Type"] for state in definition["States"].values()}
+    assert types == {"Task", "Choice", "Succeed"}
+    resources = {state.get("Resource", "") for state in definition["States"].values()}
+    assert not [resource for resource in resources if ":sns:" in resource]
 
 
 @pytest.mark.parametrize(
@@ -101,32 +99,6 @@ def test_later_stages_get_the_previous_output_unchanged(definition, state):
     assert "InputPath" not in task
 
 
-def test_notify_failure_publishes_an_actionable_message_then_fails(synthesized, definition):
-    notify: dict[str, Any] = definition["States"][States.NOTIFY_FAILURE]
-    topic = synthesized.logical_id(synthesized.stack.alerts.topic)
-    assert notify["Resource"] == "arn:${AWS::Partition}:states:::sns:publish"
-    assert notify["Next"] == States.FAILED
-    assert notify["ResultPath"] is None  # keeps $.error for the Fail state
-    parameters = notify["Parameters"]
-    assert parameters["TopicArn"] == f"${{{topic}}}"
-    assert parameters["Subject.$"] == "States.Format('Onyx dev: run failed in {}', $failedState)"
-    message = parameters["Message.$"]
-    assert message.startswith("States.Format('Onyx dev: run {} failed in state {}. Error: {}. Cause: {}. ")
-    assert (
-        "https://${AWS::Region}.console.aws.amazon.com/states/home?region=${AWS::Region}"
-        "#/v2/executions/details/{}" in message
-    )
-    assert message.endswith("', $$.Execution.Name, $failedState, $.error.Error, $.error.Cause, $$.Execution.Id)")
-
-
-def test_failed_state_fails_the_execution_with_the_task_error(definition):
-    assert definition["States"][States.FAILED] == {
-        "Type": "Fail",
-        "ErrorPath": "$.error.Error",
-        "CausePath": "$.error.Cause",
-    }
-
-
 def test_state_machine_is_standard_with_all_logging_and_tracing(synthesized):
     (machine,) = synthesized.resources("AWS::StepFunctions::StateMachine").values()
     properties = machine["Properties"]
@@ -138,7 +110,7 @@ def test_state_machine_is_standard_with_all_logging_and_tracing(synthesized):
 
 
 def test_schedule_starts_an_execution_every_15_minutes(synthesized):
-    (rule,) = synthesized.resources("AWS::Events::Rule").values()
+    rule = synthesized.resource(synthesized.stack.pipeline.schedule)
     properties = rule["Properties"]
     assert properties["ScheduleExpression"] == "rate(15 minutes)"
     assert properties["State"] == "ENABLED"
