@@ -21,7 +21,7 @@ def test_the_commit_fault_crashes_the_advance_watermark_function_and_nothing_els
     failed, final = (execution.outcome for execution in campaign.record.executions)
     assert (failed.status, failed.error["error"] if failed.error else None) == ("FAILED", "Runtime.ExitError")
     (alert,) = campaign.cloud.moto.alerts[alerts_before:]
-    assert f"failed in state {States.ADVANCE_WATERMARK}" in alert.message
+    assert alert.subject == f"Onyx dev: run FAILED in {States.ADVANCE_WATERMARK} (Runtime.ExitError)"
     assert final.succeeded
     crashed = [i for i in invocations[before:] if not i.ok]
     assert [(i.handler, i.error_type) for i in crashed] == [("lambdas.watermark.handler.handler", "Runtime.ExitError")]
