@@ -20,12 +20,14 @@ BENCH_ARGS ?=
 ONYX_ENV ?= dev
 CDK_ARGS ?=
 CDK := npx --no-install cdk
+# npm ci's mark: node_modules holds the CDK CLI and asl-validator of package-lock.json.
+NODE_STAMP := node_modules/.installed
 
 help:
 	@echo "make run    - the whole pipeline on a local cloud: seed, run, change, run again, report"
 	@echo "make test   - the test suite (real PostgreSQL, moto), with its 25 slowest steps and total time"
 	@echo "make test-fast - the inner loop: the suite without the tests marked slow"
-	@echo "make lint   - ruff, mypy, bandit, secret scan, pip-audit"
+	@echo "make lint   - ruff, mypy, bandit, secret scan, pip-audit; cfn-lint, checkov, asl-validator on every env's synth"
 	@echo "make bench  - floor, full load and incremental run on the local cloud at SCALE sales orders (default 1000000)"
 	@echo "make synth  - synthesize the CDK app offline (cdk-nag checks included)"
 	@echo "make deploy - deploy to the AWS account of your credentials (ONYX_ENV=dev|prod)"
@@ -50,21 +52,21 @@ bench: $(STAMP)
 report: $(STAMP)
 	$(PY) -m local report --out reports/onyx-report.html
 
-lint: $(STAMP) security
+lint: $(STAMP) security lint-templates
 	$(PY) -m ruff check .
 	$(PY) -m mypy lambdas local analytics ops stacks bench app.py
 
-node_modules/.bin/cdk: package.json package-lock.json
+$(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
-synth: $(STAMP) node_modules/.bin/cdk
+synth: $(STAMP) $(NODE_STAMP)
 	$(CDK) synth --quiet -c env=$(ONYX_ENV) $(CDK_ARGS)
 
-deploy: $(STAMP) node_modules/.bin/cdk
+deploy: $(STAMP) $(NODE_STAMP)
 	$(CDK) deploy -c env=$(ONYX_ENV) $(CDK_ARGS) --require-approval broadening
 
-destroy: $(STAMP) node_modules/.bin/cdk
+destroy: $(STAMP) $(NODE_STAMP)
 	$(CDK) destroy -c env=$(ONYX_ENV) $(CDK_ARGS)
 
 clean:
@@ -75,7 +77,7 @@ clean:
 BANDIT_PATHS ?= lambdas local analytics ops stacks app.py
 SECRET_BASELINE ?= .secrets.baseline
 SECRET_SCAN_FILES ?= $$(git ls-files --cached --others --exclude-standard | grep -vxF '$(SECRET_BASELINE)')
-AUDIT_REQUIREMENTS ?= -r requirements.txt -r requirements-dev.txt
+AUDIT_REQUIREMENTS ?= -r requirements.txt -r requirements-dev.txt -r requirements-checkov.txt
 # --strict: a pin the vulnerability service cannot check is a failure too. Where the service is out of
 # reach (an offline mirror), run `make lint PIP_AUDIT_STRICT=` and audit again where it is reachable.
 PIP_AUDIT_STRICT ?= --strict
@@ -96,6 +98,49 @@ secret-scan: $(STAMP)
 
 audit: $(STAMP)
 	$(VENV)/bin/pip-audit $(PIP_AUDIT_STRICT) --progress-spinner off --no-deps --disable-pip $(AUDIT_REQUIREMENTS)
+
+# Third-party validators on the synthesized templates (part of lint). lint-synth synthesizes every environment of
+# cdk.json through the CDK CLI, as `make synth` does, into $(LINT_DIR)/<env>; then cfn-lint, checkov and
+# asl-validator (on each state machine's definition) run on the templates, and any finding fails. Skips, each with
+# its reason: .cfnlintrc.yaml, .checkov.yaml. tests/hardening/test_lint_gates.py runs each validator on planted
+# templates: LINT_TEMPLATES=<files> LINT_SYNTH= (no synth).
+LINT_DIR ?= .build/lint
+LINT_ENVS ?= $$($(PY) -m stacks.lint_templates environments)
+LINT_TEMPLATES ?= $(LINT_DIR)/*/*.template.json
+LINT_SYNTH ?= lint-synth
+CHECKOV_VENV := .build/checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+
+.PHONY: lint-templates lint-synth cfn-lint checkov asl-validate
+lint-templates: cfn-lint checkov asl-validate
+
+# Bundled like `make synth` (CDK takes no `aws:` context from the command line to skip it); the Lambda
+# dependencies are cached in .build/lambda-deps, so each environment costs its synth, about 20 s here.
+lint-synth: $(STAMP) $(NODE_STAMP)
+	rm -rf $(LINT_DIR)
+	@set -e; envs="$(LINT_ENVS)"; for env in $$envs; do \
+	  args=$$($(PY) -m stacks.lint_templates synth-args $$env); \
+	  echo "$(CDK) synth --quiet -o $(LINT_DIR)/$$env $$args"; \
+	  $(CDK) synth --quiet -o $(LINT_DIR)/$$env $$args; \
+	done
+
+cfn-lint: $(STAMP) $(LINT_SYNTH)
+	$(VENV)/bin/cfn-lint $(LINT_TEMPLATES)
+
+$(CHECKOV_STAMP): requirements-checkov.txt
+	rm -rf $(CHECKOV_VENV)
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
+
+# checkov exits 0 on a file it cannot parse (or cannot find): that fails here, so it never passes on nothing.
+checkov: $(CHECKOV_STAMP) $(LINT_SYNTH)
+	@out=$$($(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml -f $(LINT_TEMPLATES) 2>&1); rc=$$?; \
+	  echo "$$out"; if echo "$$out" | grep -q "Parsing errors: [1-9]"; then exit 1; fi; exit $$rc
+
+asl-validate: $(STAMP) $(NODE_STAMP) $(LINT_SYNTH)
+	@set -e; definitions=$$($(PY) -m stacks.lint_templates definitions $(LINT_TEMPLATES)); \
+	  node_modules/.bin/asl-validator $$(printf -- '--json-path %s ' $$definitions)
 
 # The fault campaign at length (before a release): ONYX_CAMPAIGN_EXAMPLES sequences, randomly seeded.
 soak: $(STAMP)

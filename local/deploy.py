@@ -22,7 +22,7 @@ from typing import Any
 from moto.stepfunctions.models import stepfunctions_backends
 
 from local.moto_cloud import ACCOUNT, REGION
-from stacks.application import cdk_json_context
+from stacks.config import cdk_json_context
 
 REPO = Path(__file__).resolve().parent.parent
 # For runs whose source activity is committed before the run starts (`run`, tests, `make bench`): no

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 from aws_cdk import App, Environment
 
-from stacks.config import CONTEXT_ROOT, ENV_KEY, KEYS, load_config
+from stacks.config import CONTEXT_ROOT, ENV_KEY, KEYS, cdk_json_context, load_config
 from stacks.nag import check_with_cdk_nag
 from stacks.onyx_stack import OnyxStack
-
-CDK_JSON: Final = Path(__file__).resolve().parent.parent / "cdk.json"
-
-
-def cdk_json_context(path: Path = CDK_JSON) -> dict[str, Any]:
-    """The `context` of cdk.json, as the CDK CLI passes it to the app."""
-    context: dict[str, Any] = json.loads(path.read_text())["context"]
-    return context
 
 
 def build_app(context: Mapping[str, Any] | None = None, *, outdir: str | None = None, nag: bool = True) -> App:

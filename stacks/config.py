@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Annotated, Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -12,6 +13,7 @@ from pydantic.alias_generators import to_camel
 
 from lambdas.shared.constants import DEFAULT_SAFETY_LAG_SECONDS, DEFAULT_SCHEDULE_MINUTES
 
+CDK_JSON: Final = Path(__file__).resolve().parent.parent / "cdk.json"
 CONTEXT_ROOT: Final = "onyx"
 ENV_KEY: Final = "env"
 DEFAULT_ENV: Final = "dev"
@@ -134,6 +136,12 @@ class OnyxConfig(BaseModel):
 
 
 KEYS: Final = tuple(field.alias or name for name, field in OnyxConfig.model_fields.items() if name != "env_name")
+
+
+def cdk_json_context(path: Path = CDK_JSON) -> dict[str, Any]:
+    """The `context` of cdk.json, as the CDK CLI passes it to the app."""
+    context: dict[str, Any] = json.loads(path.read_text())["context"]
+    return context
 
 
 def load_config(context: Mapping[str, Any]) -> OnyxConfig:

@@ -13,6 +13,7 @@ import string
 import subprocess
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 from detect_secrets.core import baseline as detect_secrets_baseline
@@ -114,3 +115,88 @@ def test_pip_audit_fails_on_a_pin_with_a_known_vulnerability(tmp_path):
 
     assert audit.returncode != 0
     assert "requests" in audit.stdout
+
+
+# The template validators (`make lint-templates`): each runs on a small planted template instead of the synthesized
+# app (LINT_SYNTH= skips the synth), with the repository's own settings (.cfnlintrc.yaml, .checkov.yaml).
+BUCKET_PROPERTIES = {
+    "BucketEncryption": {"ServerSideEncryptionConfiguration": [
+        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
+    "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True,
+                                       "RestrictPublicBuckets": True},
+    "VersioningConfiguration": {"Status": "Enabled"},
+}
+
+
+def _bucket_template(path: Path, **changes: Any) -> Path:
+    properties = {**BUCKET_PROPERTIES, **changes}
+    path.write_text(json.dumps({"AWSTemplateFormatVersion": "2010-09-09",
+                                "Resources": {"Data": {"Type": "AWS::S3::Bucket", "Properties": properties}}}))
+    return path
+
+
+def _state_machine_template(path: Path, *, work_next: str) -> Path:
+    """A state machine as CDK writes one: its definition an Fn::Join around the function's Fn::GetAtt."""
+    states = {"Work": {"Type": "Task", "Resource": "@", "Next": work_next}, "Done": {"Type": "Succeed"}}
+    before, after = json.dumps({"StartAt": "Work", "States": states}).split('"@"')
+    definition = {"Fn::Join": ["", [before + '"', {"Fn::GetAtt": ["Work", "Arn"]}, '"' + after]]}
+    path.write_text(json.dumps({"Resources": {
+        "Work": {"Type": "AWS::Lambda::Function", "Properties": {}},
+        "Machine": {"Type": "AWS::StepFunctions::StateMachine", "Properties": {"DefinitionString": definition}},
+    }}))
+    return path
+
+
+def _lint(target: str, template: Path) -> subprocess.CompletedProcess[str]:
+    return _make(target, LINT_TEMPLATES=str(template), LINT_SYNTH="")
+
+
+def test_cfn_lint_fails_on_an_invalid_property_value(tmp_path):
+    assert _lint("cfn-lint", _bucket_template(tmp_path / "clean.json")).returncode == 0
+
+    wrong = {"ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES257"}}]}
+    planted = _lint("cfn-lint", _bucket_template(tmp_path / "planted.json", BucketEncryption=wrong))
+
+    assert planted.returncode != 0
+    assert "E3030 'AES257' is not one of" in planted.stdout
+
+
+@pytest.mark.slow  # checkov takes about 5 s to start, each time
+def test_checkov_fails_on_a_bucket_that_allows_public_policies(tmp_path):
+    assert _lint("checkov", _bucket_template(tmp_path / "clean.json")).returncode == 0
+
+    public = {**BUCKET_PROPERTIES["PublicAccessBlockConfiguration"], "BlockPublicPolicy": False}
+    planted = _lint("checkov", _bucket_template(tmp_path / "planted.json", PublicAccessBlockConfiguration=public))
+
+    assert planted.returncode != 0
+    assert "CKV_AWS_54" in planted.stdout
+    assert "FAILED for resource: AWS::S3::Bucket.Data" in planted.stdout
+
+
+@pytest.mark.slow
+def test_checkov_fails_on_a_template_it_cannot_parse(tmp_path):
+    # checkov itself exits 0 on a parsing error: the gate must not pass on a template nobody checked.
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"Resources": ')
+    unparsed = _lint("checkov", broken)
+
+    assert unparsed.returncode != 0
+    assert "Parsing errors: 1" in unparsed.stdout
+
+
+def test_asl_validator_fails_on_a_next_that_names_no_state(tmp_path):
+    clean = _lint("asl-validate", _state_machine_template(tmp_path / "clean.template.json", work_next="Done"))
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    definition = json.loads((tmp_path / "clean.Machine.asl.json").read_text())
+    assert definition["States"]["Work"]["Resource"] == "arn:aws:lambda:eu-west-2:123456789012:function:Work"
+
+    planted = _lint("asl-validate", _state_machine_template(tmp_path / "planted.template.json", work_next="Gone"))
+
+    assert planted.returncode != 0
+    assert "Missing 'StartAt'|'Next'|'Default' target: Gone" in planted.stdout + planted.stderr
+
+
+def test_the_template_validators_fail_when_there_is_no_template(tmp_path):
+    missing = tmp_path / "none" / "Onyx-dev.template.json"
+    for target in ("cfn-lint", "asl-validate"):
+        assert _lint(target, missing).returncode != 0, target

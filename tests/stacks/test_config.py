@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from stacks.application import build_app, cdk_json_context
+from stacks.application import build_app
 from stacks.bundling import REPO
-from stacks.config import ConfigError, OnyxConfig, load_config
+from stacks.config import ConfigError, OnyxConfig, cdk_json_context, load_config
 
 
 def config_with(**overrides: Any) -> OnyxConfig:
