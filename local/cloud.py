@@ -24,10 +24,12 @@ from lambdas.shared.database import DatabaseCredentials
 from local import moto_compat
 from local.deploy import Deployment, deploy, synthesize
 from local.moto_cloud import REGION, Alert, MotoCloud
+from local.moto_cloud_constants import OPERATOR_CREDENTIALS
+from local.moto_iam import Denial
 from local.postgres import PostgresCluster
 from local.seed.load import seed_generated
 from local.state import CloudState, state_dir
-from ops.executions import ExecutionOutcome, Progress, start_and_wait
+from ops.executions import ExecutionOutcome, ExecutionWatcher, Progress, new_run_id, start_and_wait
 
 
 @dataclass
@@ -79,7 +81,8 @@ class LocalCloud:
     def _up(self, options: UpOptions) -> CloudState:
         started = time.monotonic()
         source, warehouse = self._databases(options)
-        self.moto = MotoCloud(state_dir=self.directory, on_alert=self._print_alert).start()
+        self.moto = MotoCloud(state_dir=self.directory, on_alert=self._print_alert,
+                              on_denial=self._print_denial).start()
         if self.moto.execution_events is not None:
             self.moto.execution_events.progress = self.progress
         self.progress(f"local AWS (moto) on {self.moto.endpoint_url}")
@@ -91,6 +94,7 @@ class LocalCloud:
             clients["secretsmanager"].create_secret(Name=name, SecretString=json.dumps(credentials.to_secret()))
         self.progress("deploying the synthesized stack into local CloudFormation")
         self.deployment = deploy(clients, outdir, context)
+        self.moto.state_machine_role_arn = self.deployment.state_machine_role_arn
         if moto_compat.accepted_placeholders:
             kinds = sorted({entry.split()[0] for entry in moto_compat.accepted_placeholders})
             self.progress(f"  deployed; not emulated locally (accepted as placeholders): {', '.join(kinds)}")
@@ -134,7 +138,11 @@ class LocalCloud:
         if self.moto is None:
             raise RuntimeError("the local cloud is not up")
         return boto3.client(service, endpoint_url=self.moto.endpoint_url, region_name=REGION,
-                            aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106 - moto
+                            aws_access_key_id=OPERATOR_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                            aws_secret_access_key=OPERATOR_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+
+    def _print_denial(self, denial: Denial) -> None:
+        self.progress(f"IAM: AccessDenied: {denial.message}")
 
     def _print_alert(self, alert: Alert) -> None:
         self.progress(f"ALERT (SNS {alert.topic_arn.rsplit(':', 1)[-1]}): {alert.subject or ''}\n{alert.message}")
@@ -148,6 +156,25 @@ class LocalCloud:
     def execute(self, run_id: str | None = None) -> ExecutionOutcome:
         """One execution, followed to its end, and its end's events delivered (a failure's e-mail printed)."""
         outcome = start_and_wait(self.client("stepfunctions"), self._state().state_machine_arn, self.progress, run_id)
+        self.settle()
+        return outcome
+
+    def scheduled_execution(self, run_id: str | None = None) -> ExecutionOutcome:
+        """One execution as the schedule rule starts it: its target's input, signed with its target's role
+        (which may start this state machine and do nothing else), then followed to its end."""
+        if self.moto is None or self.deployment is None or self.deployment.schedule_rule_name is None:
+            raise RuntimeError("no scheduled rule is deployed")
+        (target,) = self.client("events").list_targets_by_rule(Rule=self.deployment.schedule_rule_name)["Targets"]
+        role = self.moto.sessions.environment(target["RoleArn"], "onyx-local-schedule")
+        as_rule = boto3.client("stepfunctions", endpoint_url=self.moto.endpoint_url, region_name=REGION,
+                               aws_access_key_id=role["AWS_ACCESS_KEY_ID"],
+                               aws_secret_access_key=role["AWS_SECRET_ACCESS_KEY"],
+                               aws_session_token=role["AWS_SESSION_TOKEN"])
+        run_id = run_id or new_run_id()
+        self.progress(f"execution {run_id} (scheduled)")
+        arn = as_rule.start_execution(stateMachineArn=target["Arn"], name=run_id,
+                                      input=target.get("Input") or "{}")["executionArn"]
+        outcome = ExecutionWatcher(self.client("stepfunctions"), arn, run_id, self.progress).wait()
         self.settle()
         return outcome
 
@@ -165,7 +192,7 @@ class LocalCloud:
 
         def loop() -> None:
             while not self._stop.wait(every):
-                outcome = self.execute()
+                outcome = self.scheduled_execution()
                 if on_outcome is not None:
                     on_outcome(outcome)
 

@@ -41,7 +41,9 @@ class Deployment:
     stack_name: str
     template: dict[str, Any]
     state_machine_arn: str
+    state_machine_role_arn: str
     schedule_expression: str | None
+    schedule_rule_name: str | None
     outputs: dict[str, str]
     context: dict[str, Any]
 
@@ -123,14 +125,17 @@ def deploy(clients: dict[str, Any], outdir: Path, context: dict[str, Any]) -> De
         raise DeployError(f"stack {stack_name}: {stack['StackStatus']} {stack.get('StackStatusReason', '')}")
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     resources = cfn.describe_stack_resources(StackName=stack_name)["StackResources"]
-    machine_arn = _make_state_machine_executable(clients["stepfunctions"], resources)
-    rule = next((r["PhysicalResourceId"] for r in resources if r["ResourceType"] == "AWS::Events::Rule"), None)
-    schedule = clients["events"].describe_rule(Name=rule.split("|")[-1]).get("ScheduleExpression") if rule else None
+    machine_arn, role_arn = _make_state_machine_executable(clients["stepfunctions"], resources)
+    rules = [clients["events"].describe_rule(Name=r["PhysicalResourceId"].split("|")[-1])
+             for r in resources if r["ResourceType"] == "AWS::Events::Rule"]
+    scheduled = next((rule for rule in rules if rule.get("ScheduleExpression")), None)
     return Deployment(stack_name=stack_name, template=template, state_machine_arn=machine_arn,
-                      schedule_expression=schedule, outputs=outputs, context=context)
+                      state_machine_role_arn=role_arn,
+                      schedule_expression=scheduled["ScheduleExpression"] if scheduled else None,
+                      schedule_rule_name=scheduled["Name"] if scheduled else None, outputs=outputs, context=context)
 
 
-def _make_state_machine_executable(sfn: Any, resources: list[dict[str, Any]]) -> str:
+def _make_state_machine_executable(sfn: Any, resources: list[dict[str, Any]]) -> tuple[str, str]:
     """moto's CloudFormation puts state machines in its non-executing backend: copy ours, definition
     untouched (references already resolved by CloudFormation), into the backend that executes."""
     arns = [r["PhysicalResourceId"] for r in resources if r["ResourceType"] == "AWS::StepFunctions::StateMachine"]
@@ -143,4 +148,4 @@ def _make_state_machine_executable(sfn: Any, resources: list[dict[str, Any]]) ->
         kwargs["loggingConfiguration"] = created.loggingConfiguration
     if getattr(created, "tracingConfiguration", None):
         kwargs["tracingConfiguration"] = created.tracingConfiguration
-    return str(sfn.create_state_machine(**kwargs)["stateMachineArn"])
+    return str(sfn.create_state_machine(**kwargs)["stateMachineArn"]), str(created.roleArn)

@@ -5,6 +5,8 @@ run-alert rule (stacks/run_alerts.py) sends the unsuccessful ends to the notifie
 interpreter ends an execution, the event is built as AWS documents it, matched against the rules deployed in
 moto with moto's own pattern matcher, and delivered to their Lambda targets (moto's EventBridge delivers to
 SQS and logs, not to Lambda) as an asynchronous invocation: up to three attempts, as Lambda retries twice.
+As on AWS, a function is invoked only if its resource policy lets EventBridge invoke it from that rule (the
+stack's `AWS::Lambda::Permission`); otherwise the event is not delivered.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Final, cast
 
+from moto.awslambda.models import lambda_backends
 from moto.events.models import events_backends
 from moto.events.utils import EventMessageType
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
@@ -23,6 +26,7 @@ from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommu
 from lambdas.shared.constants import EXECUTION_STATUS_CHANGE
 from local.moto_cloud_constants import ACCOUNT, REGION
 
+EVENTS: Final = "events.amazonaws.com"
 # Lambda's asynchronous invocation: the first attempt and two retries when the function errs.
 ASYNC_ATTEMPTS: Final = 3
 
@@ -107,9 +111,16 @@ class ExecutionEvents:
     def _deliver(self, event: dict[str, Any]) -> None:
         try:
             self.emitted.append(event)
-            for target in matching_targets(event):
+            for rule, target in matching_targets(event):
                 if ":lambda:" not in target or ":function:" not in target:
                     self.undelivered.append((target, "only Lambda targets are delivered locally"))
+                    continue
+                if not events_may_invoke(target, rule):
+                    why = f"its resource policy does not let {EVENTS} invoke it from {rule}"
+                    self.undelivered.append((target, why))
+                    if self.progress is not None:
+                        self.progress(f"the run alert for {event['detail']['name']} could not be sent: "
+                                      f"{target.rsplit(':', 1)[-1]}: {why}")
                     continue
                 for _ in range(ASYNC_ATTEMPTS):
                     if not self.invoke(target, event):
@@ -123,12 +134,30 @@ class ExecutionEvents:
             self._done()
 
 
-def matching_targets(event: dict[str, Any]) -> list[str]:
-    """The target ARNs of every enabled rule on the default bus whose pattern matches the event. A rule without
-    a pattern (a schedule) matches no event on AWS; moto's matcher would say it matches every one."""
+def events_may_invoke(function_arn: str, rule_arn: str) -> bool:
+    """Whether the function's resource policy allows lambda:InvokeFunction to EventBridge for this rule."""
+    try:
+        statements = lambda_backends[ACCOUNT][REGION].get_function(function_arn).policy.statements
+    except Exception:  # noqa: BLE001 - no such function: nothing may invoke it
+        return False
+    for statement in statements:
+        principal = statement.get("Principal")
+        service = principal.get("Service") if isinstance(principal, dict) else principal
+        actions = statement.get("Action")
+        source = (statement.get("Condition") or {}).get("ArnLike", {}).get("AWS:SourceArn")
+        if (statement.get("Effect") == "Allow" and service in (EVENTS, "*")
+                and set(actions if isinstance(actions, list) else [actions]) & {"lambda:InvokeFunction", "lambda:*"}
+                and source in (None, rule_arn)):
+            return True
+    return False
+
+
+def matching_targets(event: dict[str, Any]) -> list[tuple[str, str]]:
+    """(rule ARN, target ARN) for every enabled rule on the default bus whose pattern matches the event. A rule
+    without a pattern (a schedule) matches no event on AWS; moto's matcher would say it matches every one."""
     bus = events_backends[ACCOUNT][REGION].describe_event_bus("default")
     message = cast(EventMessageType, event)
-    return [target["Arn"] for rule in list(bus.rules.values())
+    return [(rule.arn, target["Arn"]) for rule in list(bus.rules.values())
             if rule.state == "ENABLED" and rule.event_pattern.get_pattern()
             and rule.event_pattern.matches_event(message)
             for target in rule.targets]

@@ -25,6 +25,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from local.moto_cloud_constants import OPERATOR_CREDENTIALS
+
 REPO = Path(__file__).resolve().parent.parent
 # What a process needs from the host to run Python at all; nothing else is inherited.
 _HOST_VARIABLES = ("PATH", "LANG", "LC_ALL", "TZ", "HOME", "TMPDIR", "SYSTEMROOT")
@@ -53,6 +55,9 @@ class FunctionSpec:
     timeout_seconds: int
     memory_mb: int
     arn: str = ""
+    # The AWS_* credential variables of the function's execution role (the local cloud assumes it). None:
+    # the operator's, for the invoker's own tests, which run handlers with no AWS behind them.
+    credentials: dict[str, str] | None = None
 
 
 # How long an idle environment stays warm. Lambda does not publish its figure; minutes is what is seen.
@@ -154,8 +159,7 @@ class LambdaInvoker:
         env.update(spec.environment)
         env.update({
             "AWS_ENDPOINT_URL": self.endpoint_url, "AWS_REGION": self.region, "AWS_DEFAULT_REGION": self.region,
-            # moto accepts any credentials; these stand in for the function's execution role.
-            "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local",
+            **(spec.credentials or OPERATOR_CREDENTIALS),
             "AWS_LAMBDA_FUNCTION_NAME": spec.name, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
             "ONYX_LOCAL_TIMEOUT": str(spec.timeout_seconds), "ONYX_LOCAL_FUNCTION_ARN": spec.arn,
             "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1",

@@ -7,6 +7,9 @@ What moto cannot do here is supplied by us, in this process:
 - Step Functions' execution status change events, delivered to the deployed rules' Lambda targets
   (local/execution_events.py): that is how a failed, timed-out or stopped run sends its e-mail.
 - SNS e-mail: an alert published to a topic is printed and appended to a file a person can read.
+- IAM: every request to the server is authorized against its caller's policies (local/moto_iam.py); each
+  function runs with its own execution role's temporary credentials, and the state machine's calls to
+  Lambda carry its own role's, as on AWS.
 """
 
 from __future__ import annotations
@@ -21,16 +24,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import boto3
 from moto.awslambda.exceptions import LambdaClientError
 from moto.awslambda.models import LambdaFunction, lambda_backends
 from moto.core.config import default_user_config
 from moto.server import ThreadedMotoServer
 from moto.sns.models import SNSBackend
+from moto.stepfunctions.parser.asl.utils import boto_client
 
 from local import moto_compat
 from local.execution_events import ExecutionEvents
 from local.lambda_invoker import FunctionSpec, LambdaInvoker
 from local.moto_cloud_constants import ACCOUNT, REGION
+from local.moto_iam import Authorizer, Denial, RoleSessions
 from local.postgres import free_port
 
 __all__ = ["ACCOUNT", "REGION", "Alert", "MotoCloud"]
@@ -77,6 +83,21 @@ class ConcurrencyGate:
             self._running[function.function_name] -= 1
 
 
+class _StateMachineBoto3:
+    """Stands in for boto3 in moto's Step Functions interpreter, whose clients sign with a fixed placeholder
+    key: they sign with the state machine role's temporary credentials instead."""
+
+    def __init__(self, credentials: Callable[[], dict[str, str]]) -> None:
+        self._credentials = credentials
+
+    def client(self, *args: Any, **kwargs: Any) -> Any:
+        environment = self._credentials()
+        kwargs.update(aws_access_key_id=environment["AWS_ACCESS_KEY_ID"],
+                      aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
+                      aws_session_token=environment.get("AWS_SESSION_TOKEN"))
+        return boto3.client(*args, **kwargs)
+
+
 @dataclass
 class MotoCloud:
     """A running moto server whose Lambda functions run our handlers and whose SNS alerts we keep."""
@@ -89,6 +110,11 @@ class MotoCloud:
     on_alert: Callable[[Alert], None] | None = None
     concurrency: ConcurrencyGate = field(default_factory=ConcurrencyGate)
     execution_events: ExecutionEvents | None = None
+    authorizer: Authorizer | None = None
+    sessions: RoleSessions = field(default_factory=lambda: RoleSessions(ACCOUNT, REGION))
+    # The deployed state machine's execution role: its tasks call Lambda with this role's credentials.
+    state_machine_role_arn: str | None = None
+    on_denial: Callable[[Denial], None] | None = None
     _patches: list[tuple[Any, str, Any]] = field(default_factory=list)
 
     @property
@@ -106,6 +132,10 @@ class MotoCloud:
         self.execution_events = ExecutionEvents(self.invoke_async)
         self.execution_events.install(self._patch)
         moto_compat.apply(self._patch)
+        self.authorizer = Authorizer(hosts=frozenset({f"127.0.0.1:{self.port}", f"localhost:{self.port}"}),
+                                     on_denial=self._denied)
+        self.authorizer.install(self._patch)
+        self._patch(boto_client, "boto3", _StateMachineBoto3(self._state_machine_credentials))
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
         self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self.server.start()
@@ -136,7 +166,8 @@ class MotoCloud:
         spec = FunctionSpec(name=function.function_name, handler=str(function.handler),
                             environment=dict(function.environment_vars or {}),
                             timeout_seconds=int(function.timeout or 3), memory_mb=int(function.memory_size or 128),
-                            arn=function.function_arn)
+                            arn=function.function_arn,
+                            credentials=self.sessions.environment(str(function.role), function.function_name))
         self.concurrency.enter(function)
         try:
             return self.invoker.invoke(spec, event)
@@ -150,6 +181,15 @@ class MotoCloud:
             return self.run_function(function, event)[1]
         except TooManyRequests:
             return True
+
+    def _state_machine_credentials(self) -> dict[str, str]:
+        if self.state_machine_role_arn is None:  # nothing deployed yet: moto's own placeholder, refused
+            return {"AWS_ACCESS_KEY_ID": "ak", "AWS_SECRET_ACCESS_KEY": "sk"}
+        return self.sessions.environment(self.state_machine_role_arn, "onyx-local-execution")
+
+    def _denied(self, denial: Denial) -> None:
+        if self.on_denial is not None:
+            self.on_denial(denial)
 
     def _lambda_invoke(self) -> Callable[..., bytes]:
         cloud = self

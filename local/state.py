@@ -11,6 +11,8 @@ from typing import Any
 
 import boto3
 
+from local.moto_cloud_constants import OPERATOR_CREDENTIALS
+
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_STATE_DIR = REPO / ".local-cloud"
 
@@ -49,4 +51,5 @@ class CloudState:
 
     def client(self, service: str) -> Any:
         return boto3.client(service, endpoint_url=self.endpoint_url, region_name=self.region,
-                            aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106 - moto
+                            aws_access_key_id=OPERATOR_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                            aws_secret_access_key=OPERATOR_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])

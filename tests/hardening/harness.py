@@ -6,9 +6,10 @@ the steps, then clears the faults, commits any late transaction, runs once more 
 invariants of docs/design.md section 4. Steps are small frozen dataclasses whose repr is valid Python, so a
 failing sequence printed by hypothesis replays as a plain test: `campaign.play([Run("load_mid"), ...])`.
 
-Faults are injected per Lambda invocation through the local cloud's invoker hook, as environment:
-either a secret pointing at a closed port (an outage), a wrong bucket, or this package's
-`faults/sitecustomize.py` put first on PYTHONPATH with a named crash point (the process dies there).
+Faults are injected per Lambda invocation through the local cloud's invoker hook: an outage (the database's
+secret points at a closed port until the fault's invocations are used up: each function's role may read its
+own secret only, so the fault changes that secret, not which secret it reads), a wrong bucket, or this
+package's `faults/sitecustomize.py` put first on PYTHONPATH with a named crash point (the process dies there).
 """
 
 from __future__ import annotations
@@ -36,11 +37,12 @@ from lambdas.transform.runner import run_transform
 from lambdas.transform.state import empty_state, save_state
 from local import simulate as simulate_module
 from local.cloud import LocalCloud
-from local.postgres import create_database, drop_database, free_port
+from local.postgres import create_database, drop_database
 from local.simulate import Activity as SimulatedActivity
 from local.simulate import simulate
 from ops.executions import ExecutionOutcome, ExecutionWatcher, new_run_id, redrive
 from tests.fixtures.local_cloud import empty_bucket
+from tests.local_cloud.helpers import SecretOutage
 
 FAULTS_DIR = Path(__file__).resolve().parent / "faults"
 REPO = Path(__file__).resolve().parents[2]
@@ -108,6 +110,10 @@ class Fault:
     times: int = 1
 
 
+def _outage_of(database: str) -> Callable[[Campaign], dict[str, str]]:
+    return lambda campaign: campaign.outages[database].begin()
+
+
 def _crash_at(point: str) -> Callable[[Campaign], dict[str, str]]:
     return lambda campaign: {"PYTHONPATH": f"{FAULTS_DIR}:{REPO}", "ONYX_HARDENING_FAULT": point}
 
@@ -115,10 +121,10 @@ def _crash_at(point: str) -> Callable[[Campaign], dict[str, str]]:
 FAULTS: dict[str, Fault | None] = {
     "none": None,
     # outages: the first attempt fails and the retry recovers, or every attempt fails
-    "source_blip": Fault("Extract", lambda c: {Env.SOURCE_SECRET_NAME: c.down_source_secret}),
-    "source_down": Fault("Extract", lambda c: {Env.SOURCE_SECRET_NAME: c.down_source_secret}, ALL_ATTEMPTS),
-    "warehouse_blip": Fault("Load", lambda c: {Env.WAREHOUSE_SECRET_NAME: c.down_warehouse_secret}),
-    "warehouse_down": Fault("Load", lambda c: {Env.WAREHOUSE_SECRET_NAME: c.down_warehouse_secret}, ALL_ATTEMPTS),
+    "source_blip": Fault("Extract", _outage_of("source")),
+    "source_down": Fault("Extract", _outage_of("source"), ALL_ATTEMPTS),
+    "warehouse_blip": Fault("Load", _outage_of("warehouse")),
+    "warehouse_down": Fault("Load", _outage_of("warehouse"), ALL_ATTEMPTS),
     # crashes at named points (the process dies there)
     "extract_before_manifest": Fault("Extract", _crash_at("extract_before_manifest")),
     "transform_before_manifest": Fault("Transform", _crash_at("transform_before_manifest")),
@@ -163,8 +169,9 @@ class Campaign:
         self.schema = load_env.get(Env.WAREHOUSE_SCHEMA, "public")
         self.source_secret = extract_env[Env.SOURCE_SECRET_NAME]
         self.warehouse_secret = load_env[Env.WAREHOUSE_SECRET_NAME]
-        self.down_source_secret: str = self._closed_port_secret(self.source_secret)
-        self.down_warehouse_secret: str = self._closed_port_secret(self.warehouse_secret)
+        manager = cloud.client("secretsmanager")
+        self.outages = {"source": SecretOutage(manager, self.source_secret),
+                        "warehouse": SecretOutage(manager, self.warehouse_secret)}
         assert cloud.state is not None
         self.state_machine_arn = cloud.state.state_machine_arn
         self.source: DatabaseCredentials | None = None
@@ -181,16 +188,10 @@ class Campaign:
         cloud.moto.invoker.fault = self._hook
 
     # ---- setup ------------------------------------------------------------------------------------
-    def _closed_port_secret(self, name: str) -> str:
-        secrets = self.cloud.client("secretsmanager")
-        real = json.loads(secrets.get_secret_value(SecretId=name)["SecretString"])
-        down = f"{name}-down-{uuid.uuid4().hex[:6]}"
-        secrets.create_secret(Name=down, SecretString=json.dumps(real | {"port": free_port()}))
-        return down
-
     def reset(self) -> None:
         """A new sequence: a seeded source, an empty migrated warehouse, empty buckets, no fault."""
         self._close_late(commit=False)
+        self._end_outages()
         self.drop_databases()
         tag = uuid.uuid4().hex[:10]
         self.source = self._database(f"onyx_hard_src_{tag}", self.seeded_template)
@@ -237,15 +238,23 @@ class Campaign:
             environment |= {"PYTHONPATH": f"{FAULTS_DIR}:{REPO}", "ONYX_HARDENING_PLANT": self.plant}
         with self._lock:
             fault = FAULTS[self.fault]
-            if fault is not None and fault.function in spec.name and self._fault_uses < fault.times:
-                self._fault_uses += 1
-                environment |= fault.environment(self)
+            if fault is not None and fault.function in spec.name:
+                if self._fault_uses < fault.times:
+                    self._fault_uses += 1
+                    environment |= fault.environment(self)
+                else:  # the fault is used up: the database is back before this invocation
+                    self._end_outages()
         return environment or None
+
+    def _end_outages(self) -> None:
+        for outage in self.outages.values():
+            outage.end()
 
     def _set_fault(self, name: str) -> None:
         if name not in FAULTS:
             raise ValueError(f"unknown fault {name!r}: one of {', '.join(FAULTS)}")
         with self._lock:
+            self._end_outages()
             self.fault, self._fault_uses = name, 0
 
     # ---- steps --------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ are unique, and the watermark object with the highest `high` wins whatever order
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -75,11 +76,26 @@ def test_scheduled_executions_a_second_apart_both_succeed_without_an_alert(campa
     campaign.apply(Run())
     campaign.apply(Activity(new_orders=2, amended=3, paid=1))
     snapshot = campaign.source_versions()
-    first = campaign._start("run-scheduled-a", payload='{"trigger": "schedule"}')
-    time.sleep(1)
-    second = campaign._start("run-scheduled-b", payload='{"trigger": "schedule"}')
-    outcomes = [campaign._finished(run_id, arn, snapshot)
-                for run_id, arn in (("run-scheduled-a", first), ("run-scheduled-b", second))]
+    # The first run's Extract waits for the second execution to start: on a quiet machine the first run could
+    # otherwise end within the second, and the second find nothing left to load.
+    second_started = threading.Event()
+    hook = moto.invoker.fault
+
+    def hold_the_first(spec, event):
+        if "Extract" in spec.name and event.get("run_id") == "run-scheduled-a":
+            assert second_started.wait(60)
+        return hook(spec, event)
+
+    moto.invoker.fault = hold_the_first
+    try:
+        first = campaign._start("run-scheduled-a", payload='{"trigger": "schedule"}')
+        time.sleep(1)
+        second = campaign._start("run-scheduled-b", payload='{"trigger": "schedule"}')
+        second_started.set()
+        outcomes = [campaign._finished(run_id, arn, snapshot)
+                    for run_id, arn in (("run-scheduled-a", first), ("run-scheduled-b", second))]
+    finally:
+        moto.invoker.fault = hook
 
     assert [o.status for o in outcomes] == ["SUCCEEDED", "SUCCEEDED"]
     assert len(moto.alerts) == alerts

@@ -57,3 +57,11 @@ def oversized(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Returns a result of exactly `bytes` bytes of JSON (default: one byte more than a state may carry)."""
     size = int(os.environ.get("RESULT_BYTES", str(256 * 1024 + 1)))
     return {"blob": "x" * (size - len('{"blob": ""}'))}
+
+
+def whoami(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Who AWS sees calling: the function's credentials as STS names them."""
+    import boto3
+
+    return {"arn": boto3.client("sts").get_caller_identity()["Arn"],
+            "access_key": os.environ["AWS_ACCESS_KEY_ID"]}

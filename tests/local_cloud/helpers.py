@@ -10,6 +10,7 @@ from typing import Any
 from lambdas.shared.database import DatabaseCredentials
 from lambdas.shared.star_schema import STAR_TABLES
 from local.cloud import LocalCloud
+from tests.fixtures.local_cloud import function_environments
 
 
 def warehouse_contents(cloud: LocalCloud) -> dict[str, list[Any]]:
@@ -27,27 +28,45 @@ def warehouse_contents(cloud: LocalCloud) -> dict[str, list[Any]]:
         conn.close()
 
 
-def unreachable_secret(cloud: LocalCloud, name: str, credentials_url: str) -> str:
-    """A secret like the real one but pointing at a port nothing listens on."""
-    from local.postgres import free_port
+class SecretOutage:
+    """A database outage as a function sees it: its secret (the real one: its role may read no other) points at
+    a port nothing listens on, from `begin()` until `end()`, with whatever login the secret held."""
 
-    secret = json.dumps(DatabaseCredentials.from_url(credentials_url).to_secret() | {"port": free_port()})
-    manager = cloud.client("secretsmanager")
-    try:
-        manager.create_secret(Name=name, SecretString=secret)
-    except manager.exceptions.ResourceExistsException:  # an earlier test on the session's cloud made it
-        manager.put_secret_value(SecretId=name, SecretString=secret)
-    return name
+    def __init__(self, manager: Any, name: str) -> None:
+        self.manager, self.name = manager, name
+        self._saved: str | None = None
+
+    def begin(self) -> dict[str, str]:
+        """Take the database away; the environment that makes the invocation a cold start (no cached secret)."""
+        if self._saved is None:
+            from local.postgres import free_port
+
+            self._saved = str(self.manager.get_secret_value(SecretId=self.name)["SecretString"])
+            down = json.loads(self._saved) | {"port": free_port()}
+            self.manager.put_secret_value(SecretId=self.name, SecretString=json.dumps(down))
+        return {"ONYX_TEST_OUTAGE": self.name}
+
+    def end(self) -> None:
+        if self._saved is not None:
+            self.manager.put_secret_value(SecretId=self.name, SecretString=self._saved)
+            self._saved = None
 
 
-def fail_first(function: str, times: int, environment: dict[str, str]) -> Callable[..., dict[str, str] | None]:
-    """An invoker fault: the first `times` invocations of `function` (a part of its name) get `environment`."""
+def outage_first(cloud: LocalCloud, function: str, secret_variable: str,
+                 times: int) -> Callable[..., dict[str, str] | None]:
+    """An invoker fault: the database named by `function`'s `secret_variable` is down for its first `times`
+    invocations (a part of its name), and back before the next one."""
+    name = next(env[secret_variable] for fn, env in function_environments(cloud).items() if function in fn)
+    outage = SecretOutage(cloud.client("secretsmanager"), name)
     calls = {"n": 0}
 
     def fault(spec: Any, event: dict[str, Any]) -> dict[str, str] | None:
-        if function in spec.name and calls["n"] < times:
+        if function not in spec.name:
+            return None
+        if calls["n"] < times:
             calls["n"] += 1
-            return environment
+            return outage.begin()
+        outage.end()
         return None
 
     return fault

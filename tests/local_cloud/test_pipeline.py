@@ -10,7 +10,7 @@ from lambdas.shared.constants import TRANSIENT_RETRY, Env, States
 from lambdas.shared.database import DatabaseCredentials
 from local.simulate import Activity, simulate
 from ops.executions import redrive
-from tests.local_cloud.helpers import RetryClock, fail_first, unreachable_secret, warehouse_contents
+from tests.local_cloud.helpers import RetryClock, outage_first, warehouse_contents
 from tests.sql import run_sql
 
 
@@ -64,8 +64,7 @@ def test_full_load_then_incremental_run_reconcile_with_the_source(cloud):
 
 @pytest.mark.parametrize("outages", [1, 2])
 def test_a_source_outage_is_retried_with_the_configured_backoff(cloud, retry_clock, outages):
-    down = unreachable_secret(cloud, "onyx/test/source-down", cloud.state.source_url)
-    cloud.moto.invoker.fault = fail_first("Extract", outages, {Env.SOURCE_SECRET_NAME: down})
+    cloud.moto.invoker.fault = outage_first(cloud, "Extract", Env.SOURCE_SECRET_NAME, outages)
 
     outcome = cloud.execute()
 
@@ -118,9 +117,8 @@ def test_a_bad_row_fails_the_run_alerts_and_leaves_the_warehouse_unchanged_then_
 
 
 def test_a_redriven_execution_and_a_repeated_run_duplicate_nothing(cloud, retry_clock):
-    down = unreachable_secret(cloud, "onyx/test/warehouse-down", cloud.state.warehouse_url)
-    cloud.moto.invoker.fault = fail_first("Load", TRANSIENT_RETRY.max_attempts + 1,
-                                          {Env.WAREHOUSE_SECRET_NAME: down})
+    cloud.moto.invoker.fault = outage_first(cloud, "Load", Env.WAREHOUSE_SECRET_NAME,
+                                            TRANSIENT_RETRY.max_attempts + 1)
     failed = cloud.execute()
     assert failed.status == "FAILED"
     assert failed.error["error"] == "WarehouseUnavailable"

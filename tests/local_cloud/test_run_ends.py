@@ -99,3 +99,29 @@ def test_a_result_over_256_kb_fails_the_run_with_states_data_limit_exceeded(clou
     assert outcome.error["error"] == "States.DataLimitExceeded"
     (alert,) = cloud.moto.alerts
     assert alert.subject == "Onyx dev: run FAILED in Extract (States.DataLimitExceeded)"
+
+
+@pytest.mark.slow
+def test_without_its_invoke_permission_the_notifier_is_not_called_as_on_aws(cloud):
+    """EventBridge may invoke the notifier only as the stack's AWS::Lambda::Permission allows (principal
+    events.amazonaws.com, source the run-alert rule): without it, AWS delivers nothing, and neither do we."""
+    lam = cloud.client("lambda")
+    (notifier,) = [f["FunctionName"] for f in lam.list_functions()["Functions"] if "Notify" in f["FunctionName"]]
+    (statement,) = json.loads(lam.get_policy(FunctionName=notifier)["Policy"])["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    lam.remove_permission(FunctionName=notifier, StatementId=statement["Sid"])
+    try:
+        sfn = cloud.client("stepfunctions")
+        arn = sfn.start_execution(stateMachineArn=_machine_arn(cloud), name="run-unheard")["executionArn"]
+        sfn.stop_execution(executionArn=arn)
+        assert _wait_for_end(sfn, arn)["status"] == "ABORTED"
+        cloud.settle()
+    finally:
+        lam.add_permission(FunctionName=notifier, StatementId=statement["Sid"], Action="lambda:InvokeFunction",
+                           Principal="events.amazonaws.com",
+                           SourceArn=statement["Condition"]["ArnLike"]["AWS:SourceArn"])
+
+    assert cloud.moto.alerts == []
+    ((target, why),) = cloud.moto.execution_events.undelivered[-1:]
+    assert target.endswith(f":function:{notifier}")
+    assert why.startswith("its resource policy does not let events.amazonaws.com invoke it from arn:aws:events:")

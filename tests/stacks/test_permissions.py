@@ -161,3 +161,17 @@ def test_notifier_reads_the_executions_history_and_publishes_to_the_alert_topic_
         | _own_logs(synthesized, notifier)
         | XRAY
     )
+
+
+def test_the_schedules_role_may_start_this_state_machine_and_nothing_else(synthesized):
+    pipeline = synthesized.stack.pipeline
+    (target,) = synthesized.resource(pipeline.schedule)["Properties"]["Targets"]
+    role_id = target["RoleArn"]["Fn::GetAtt"][0]
+    role = synthesized.resources("AWS::IAM::Role")[role_id]
+    (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "events.amazonaws.com"}
+    policies = [p for p in synthesized.resources("AWS::IAM::Policy").values()
+                if {"Ref": role_id} in p["Properties"]["Roles"]]
+    statements = [s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    assert statements == [{"Action": "states:StartExecution", "Effect": "Allow",
+                           "Resource": {"Ref": synthesized.logical_id(pipeline.state_machine)}}]
