@@ -109,18 +109,19 @@ def test_without_its_invoke_permission_the_notifier_is_not_called_as_on_aws(clou
     (notifier,) = [f["FunctionName"] for f in lam.list_functions()["Functions"] if "Notify" in f["FunctionName"]]
     (statement,) = json.loads(lam.get_policy(FunctionName=notifier)["Policy"])["Statement"]
     assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    (extract,) = [f for f in lam.list_functions()["Functions"] if "Extract" in f["FunctionName"]]
     lam.remove_permission(FunctionName=notifier, StatementId=statement["Sid"])
+    lam.update_function_configuration(FunctionName=extract["FunctionName"],
+                                      Handler="tests.local_cloud.fixture_handlers.broken")
     try:
-        sfn = cloud.client("stepfunctions")
-        arn = sfn.start_execution(stateMachineArn=_machine_arn(cloud), name="run-unheard")["executionArn"]
-        sfn.stop_execution(executionArn=arn)
-        assert _wait_for_end(sfn, arn)["status"] == "ABORTED"
-        cloud.settle()
+        outcome = cloud.execute("run-unheard")
     finally:
+        lam.update_function_configuration(FunctionName=extract["FunctionName"], Handler=extract["Handler"])
         lam.add_permission(FunctionName=notifier, StatementId=statement["Sid"], Action="lambda:InvokeFunction",
                            Principal="events.amazonaws.com",
                            SourceArn=statement["Condition"]["ArnLike"]["AWS:SourceArn"])
 
+    assert outcome.status == "FAILED"
     assert cloud.moto.alerts == []
     ((target, why),) = cloud.moto.execution_events.undelivered[-1:]
     assert target.endswith(f":function:{notifier}")
