@@ -36,7 +36,7 @@ from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.exceptions import JsonRESTError, _RESTError
 from moto.core.utils import get_service_model
 from moto.iam.access_control import IAMPolicy, S3IAMRequest
-from moto.s3.exceptions import S3ClientError
+from moto.s3.exceptions import S3AccessDeniedError, S3ClientError
 
 from local.moto_cloud_constants import OPERATOR_ACCESS_KEY
 
@@ -216,6 +216,10 @@ class Authorizer:
         authorization = response.headers.get("Authorization", "")
         if f"Credential={OPERATOR_ACCESS_KEY}/" in authorization:
             return
+        if "Credential=" not in authorization:
+            # Unsigned: moto's server finds the service in the signature, so it takes any unsigned request for S3's;
+            # an anonymous S3 request, which the private buckets refuse.
+            raise S3AccessDeniedError
         path = response.raw_path + (f"?{urlparse(response.uri).query}" if urlparse(response.uri).query else "")
         request = iam_request_cls(account_id=response.current_account, method=response.method, path=path,
                                   data=response.data, body=response.raw_body, headers=response.headers,

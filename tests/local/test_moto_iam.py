@@ -9,6 +9,8 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore import UNSIGNED
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from local.moto_cloud import ACCOUNT, REGION, MotoCloud
@@ -200,6 +202,11 @@ def test_unknown_or_forged_credentials_are_refused_and_the_operators_are_not_che
     assert _denied(lambda: forged("sns").list_topics())["code"] == "SignatureDoesNotMatch"
     assert _denied(lambda: stranger("sns").list_topics())["code"] == "InvalidClientTokenId"
     assert _denied(lambda: stranger("s3").list_buckets())["code"] == "InvalidAccessKeyId"
+    anonymous = boto3.client("s3", endpoint_url=moto.endpoint_url, region_name=REGION,
+                             config=Config(signature_version=UNSIGNED))
+    assert _denied(lambda: anonymous.list_objects_v2(Bucket="onyx-granted")) == {
+        "code": "AccessDenied", "message": "Access Denied"}
+    _denied(lambda: anonymous.get_object(Bucket="onyx-granted", Key="k"))  # 403 (moto's own answer: no body)
     operator = Clients(moto.endpoint_url, OPERATOR_CREDENTIALS)
     assert len(operator("sns").list_topics()["Topics"]) == 2
     assert as_role("sts").get_caller_identity()["Arn"] == SESSION  # STS answers it whatever the policies say
