@@ -24,7 +24,7 @@ from lambdas.shared.database import DatabaseCredentials
 from local import moto_compat
 from local.deploy import Deployment, deploy, synthesize
 from local.moto_cloud import REGION, Alert, MotoCloud
-from local.moto_cloud_constants import OPERATOR_CREDENTIALS
+from local.moto_cloud_constants import OPERATOR_CREDENTIALS, signed_with
 from local.moto_iam import Denial
 from local.postgres import PostgresCluster
 from local.seed.load import seed_generated
@@ -134,12 +134,12 @@ class LocalCloud:
         seed_generated(source, options.scale, options.seed, progress=self.progress)
         return source, warehouse
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, credentials: dict[str, str] = OPERATOR_CREDENTIALS) -> Any:
+        """A client of the local AWS, signed with the operator's credentials unless others are given."""
         if self.moto is None:
             raise RuntimeError("the local cloud is not up")
         return boto3.client(service, endpoint_url=self.moto.endpoint_url, region_name=REGION,
-                            aws_access_key_id=OPERATOR_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                            aws_secret_access_key=OPERATOR_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+                            **signed_with(credentials))
 
     def _print_denial(self, denial: Denial) -> None:
         self.progress(f"IAM: AccessDenied: {denial.message}")
@@ -165,11 +165,7 @@ class LocalCloud:
         if self.moto is None or self.deployment is None or self.deployment.schedule_rule_name is None:
             raise RuntimeError("no scheduled rule is deployed")
         (target,) = self.client("events").list_targets_by_rule(Rule=self.deployment.schedule_rule_name)["Targets"]
-        role = self.moto.sessions.environment(target["RoleArn"], "onyx-local-schedule")
-        as_rule = boto3.client("stepfunctions", endpoint_url=self.moto.endpoint_url, region_name=REGION,
-                               aws_access_key_id=role["AWS_ACCESS_KEY_ID"],
-                               aws_secret_access_key=role["AWS_SECRET_ACCESS_KEY"],
-                               aws_session_token=role["AWS_SESSION_TOKEN"])
+        as_rule = self.client("stepfunctions", self.moto.sessions.environment(target["RoleArn"], "onyx-local-schedule"))
         run_id = run_id or new_run_id()
         self.progress(f"execution {run_id} (scheduled)")
         arn = as_rule.start_execution(stateMachineArn=target["Arn"], name=run_id,

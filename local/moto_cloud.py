@@ -35,7 +35,7 @@ from moto.stepfunctions.parser.asl.utils import boto_client
 from local import moto_compat
 from local.execution_events import ExecutionEvents
 from local.lambda_invoker import FunctionSpec, LambdaInvoker
-from local.moto_cloud_constants import ACCOUNT, REGION
+from local.moto_cloud_constants import ACCOUNT, REGION, signed_with
 from local.moto_iam import Authorizer, Denial, RoleSessions
 from local.postgres import free_port
 
@@ -91,10 +91,7 @@ class _StateMachineBoto3:
         self._credentials = credentials
 
     def client(self, *args: Any, **kwargs: Any) -> Any:
-        environment = self._credentials()
-        kwargs.update(aws_access_key_id=environment["AWS_ACCESS_KEY_ID"],
-                      aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
-                      aws_session_token=environment.get("AWS_SESSION_TOKEN"))
+        kwargs.update(signed_with(self._credentials()))
         return boto3.client(*args, **kwargs)
 
 
@@ -133,7 +130,7 @@ class MotoCloud:
         self.execution_events.install(self._patch)
         moto_compat.apply(self._patch)
         self.authorizer = Authorizer(hosts=frozenset({f"127.0.0.1:{self.port}", f"localhost:{self.port}"}),
-                                     on_denial=self._denied)
+                                     on_denial=self.on_denial)
         self.authorizer.install(self._patch)
         self._patch(boto_client, "boto3", _StateMachineBoto3(self._state_machine_credentials))
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
@@ -186,10 +183,6 @@ class MotoCloud:
         if self.state_machine_role_arn is None:  # nothing deployed yet: moto's own placeholder, refused
             return {"AWS_ACCESS_KEY_ID": "ak", "AWS_SECRET_ACCESS_KEY": "sk"}
         return self.sessions.environment(self.state_machine_role_arn, "onyx-local-execution")
-
-    def _denied(self, denial: Denial) -> None:
-        if self.on_denial is not None:
-            self.on_denial(denial)
 
     def _lambda_invoke(self) -> Callable[..., bytes]:
         cloud = self

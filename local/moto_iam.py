@@ -220,7 +220,8 @@ class Authorizer:
             # Unsigned: moto's server finds the service in the signature, so it takes any unsigned request for S3's;
             # an anonymous S3 request, which the private buckets refuse.
             raise S3AccessDeniedError
-        path = response.raw_path + (f"?{urlparse(response.uri).query}" if urlparse(response.uri).query else "")
+        query = urlparse(response.uri).query
+        path = response.raw_path + (f"?{query}" if query else "")
         request = iam_request_cls(account_id=response.current_account, method=response.method, path=path,
                                   data=response.data, body=response.raw_body, headers=response.headers,
                                   action=response._get_action())

@@ -11,7 +11,7 @@ from typing import Any
 
 import boto3
 
-from local.moto_cloud_constants import OPERATOR_CREDENTIALS
+from local.moto_cloud_constants import OPERATOR_CREDENTIALS, signed_with
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_STATE_DIR = REPO / ".local-cloud"
@@ -51,5 +51,4 @@ class CloudState:
 
     def client(self, service: str) -> Any:
         return boto3.client(service, endpoint_url=self.endpoint_url, region_name=self.region,
-                            aws_access_key_id=OPERATOR_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                            aws_secret_access_key=OPERATOR_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+                            **signed_with(OPERATOR_CREDENTIALS))

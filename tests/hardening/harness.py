@@ -41,7 +41,7 @@ from local.postgres import create_database, drop_database
 from local.simulate import Activity as SimulatedActivity
 from local.simulate import simulate
 from ops.executions import ExecutionOutcome, ExecutionWatcher, new_run_id, redrive
-from tests.fixtures.local_cloud import empty_bucket
+from tests.fixtures.local_cloud import empty_bucket, function_environments
 from tests.local_cloud.helpers import SecretOutage
 
 FAULTS_DIR = Path(__file__).resolve().parent / "faults"
@@ -160,8 +160,7 @@ class Campaign:
         self.cloud, self.server, self.seeded_template, self.plant = cloud, server, seeded_template, plant
         self.sfn = cloud.client("stepfunctions")
         self.s3 = cloud.client("s3")
-        environments = {f["FunctionName"]: f.get("Environment", {}).get("Variables", {})
-                        for f in cloud.client("lambda").list_functions()["Functions"]}
+        environments = function_environments(cloud)
         extract_env = next(v for k, v in environments.items() if "Extract" in k)
         load_env = next(v for k, v in environments.items() if "Load" in k)
         self.ingestion_bucket = extract_env[Env.INGESTION_BUCKET]

@@ -14,7 +14,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from local.moto_cloud import ACCOUNT, REGION, MotoCloud
-from local.moto_cloud_constants import OPERATOR_CREDENTIALS
+from local.moto_cloud_constants import OPERATOR_CREDENTIALS, signed_with
 from local.moto_iam import Decision, evaluate
 
 # One moto server for the module's server tests, on one worker.
@@ -94,10 +94,7 @@ class Clients:
         self.endpoint, self.credentials = endpoint, credentials
 
     def __call__(self, service: str) -> Any:
-        return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION,
-                            aws_access_key_id=self.credentials["AWS_ACCESS_KEY_ID"],
-                            aws_secret_access_key=self.credentials["AWS_SECRET_ACCESS_KEY"],
-                            aws_session_token=self.credentials.get("AWS_SESSION_TOKEN"))
+        return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION, **signed_with(self.credentials))
 
 
 @pytest.fixture(scope="module")

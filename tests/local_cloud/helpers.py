@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from lambdas.shared.database import DatabaseCredentials
 from lambdas.shared.star_schema import STAR_TABLES
 from local.cloud import LocalCloud
+from local.postgres import free_port
 from tests.fixtures.local_cloud import function_environments
 
 
@@ -28,6 +30,24 @@ def warehouse_contents(cloud: LocalCloud) -> dict[str, list[Any]]:
         conn.close()
 
 
+def deployed_function(cloud: LocalCloud, part: str) -> dict[str, Any]:
+    """The one deployed function whose name holds `part` (its Lambda configuration)."""
+    (function,) = [f for f in cloud.client("lambda").list_functions()["Functions"] if part in f["FunctionName"]]
+    return function
+
+
+@contextmanager
+def handler_swapped(cloud: LocalCloud, part: str, handler: str) -> Iterator[dict[str, Any]]:
+    """The function named by `part` runs `handler` for the block's duration (its configuration is yielded)."""
+    lam = cloud.client("lambda")
+    function = deployed_function(cloud, part)
+    lam.update_function_configuration(FunctionName=function["FunctionName"], Handler=handler)
+    try:
+        yield function
+    finally:
+        lam.update_function_configuration(FunctionName=function["FunctionName"], Handler=function["Handler"])
+
+
 class SecretOutage:
     """A database outage as a function sees it: its secret (the real one: its role may read no other) points at
     a port nothing listens on, from `begin()` until `end()`, with whatever login the secret held."""
@@ -39,8 +59,6 @@ class SecretOutage:
     def begin(self) -> dict[str, str]:
         """Take the database away; the environment that makes the invocation a cold start (no cached secret)."""
         if self._saved is None:
-            from local.postgres import free_port
-
             self._saved = str(self.manager.get_secret_value(SecretId=self.name)["SecretString"])
             down = json.loads(self._saved) | {"port": free_port()}
             self.manager.put_secret_value(SecretId=self.name, SecretString=json.dumps(down))

@@ -13,6 +13,7 @@ import time
 import pytest
 
 from lambdas.shared.constants import EXECUTION_STATUS_CHANGE
+from tests.local_cloud.helpers import deployed_function, handler_swapped
 
 
 def _machine_arn(cloud) -> str:
@@ -86,14 +87,8 @@ def test_a_timed_out_execution_e_mails_once(cloud):
 
 @pytest.mark.slow
 def test_a_result_over_256_kb_fails_the_run_with_states_data_limit_exceeded(cloud):
-    lam = cloud.client("lambda")
-    (extract,) = [f for f in lam.list_functions()["Functions"] if "Extract" in f["FunctionName"]]
-    lam.update_function_configuration(FunctionName=extract["FunctionName"],
-                                      Handler="tests.local_cloud.fixture_handlers.oversized")
-    try:
+    with handler_swapped(cloud, "Extract", "tests.local_cloud.fixture_handlers.oversized"):
         outcome = cloud.execute()
-    finally:
-        lam.update_function_configuration(FunctionName=extract["FunctionName"], Handler=extract["Handler"])
 
     assert outcome.status == "FAILED"
     assert outcome.error["error"] == "States.DataLimitExceeded"
@@ -106,17 +101,14 @@ def test_without_its_invoke_permission_the_notifier_is_not_called_as_on_aws(clou
     """EventBridge may invoke the notifier only as the stack's AWS::Lambda::Permission allows (principal
     events.amazonaws.com, source the run-alert rule): without it, AWS delivers nothing, and neither do we."""
     lam = cloud.client("lambda")
-    (notifier,) = [f["FunctionName"] for f in lam.list_functions()["Functions"] if "Notify" in f["FunctionName"]]
+    notifier = deployed_function(cloud, "Notify")["FunctionName"]
     (statement,) = json.loads(lam.get_policy(FunctionName=notifier)["Policy"])["Statement"]
     assert statement["Principal"] == {"Service": "events.amazonaws.com"}
-    (extract,) = [f for f in lam.list_functions()["Functions"] if "Extract" in f["FunctionName"]]
     lam.remove_permission(FunctionName=notifier, StatementId=statement["Sid"])
-    lam.update_function_configuration(FunctionName=extract["FunctionName"],
-                                      Handler="tests.local_cloud.fixture_handlers.broken")
     try:
-        outcome = cloud.execute("run-unheard")
+        with handler_swapped(cloud, "Extract", "tests.local_cloud.fixture_handlers.broken"):
+            outcome = cloud.execute("run-unheard")
     finally:
-        lam.update_function_configuration(FunctionName=extract["FunctionName"], Handler=extract["Handler"])
         lam.add_permission(FunctionName=notifier, StatementId=statement["Sid"], Action="lambda:InvokeFunction",
                            Principal="events.amazonaws.com",
                            SourceArn=statement["Condition"]["ArnLike"]["AWS:SourceArn"])
