@@ -77,15 +77,18 @@ def test_a_fact_version_loaded_twice_fails_naming_the_version(built, broken_ware
 
 
 def test_an_orphan_fact_fails_naming_the_row_and_the_missing_dimension_key(built, broken_warehouse, sql):
+    # A payment with one version: the simulated activity (PostgreSQL's unseeded random()) may have paid any other.
+    (payment_id,) = sql_one(broken_warehouse, "SELECT payment_id FROM fact_payment GROUP BY payment_id "
+                                              "HAVING count(*) = 1 ORDER BY payment_id LIMIT 1")
     sql(broken_warehouse, "ALTER TABLE fact_payment DROP CONSTRAINT fact_payment_counterparty_id_fkey",
-        "UPDATE fact_payment SET counterparty_id = 999 WHERE payment_id = 5")
+        f"UPDATE fact_payment SET counterparty_id = 999 WHERE payment_id = {int(payment_id)}")
     version = sql_one(broken_warehouse, "SELECT last_updated_date, last_updated_time FROM fact_payment "
-                                        "WHERE payment_id = 5")
+                                        f"WHERE payment_id = {int(payment_id)}")
 
     report = validate_warehouse(None, broken_warehouse)
 
     assert _failed(report) == {"facts reference their dimensions": [
-        f"fact_payment payment_id=5, last_updated_date={version[0]}, "
+        f"fact_payment payment_id={payment_id}, last_updated_date={version[0]}, "
         f"last_updated_time={version[1].isoformat('milliseconds')}: counterparty_id=999 not in dim_counterparty"]}
 
 
