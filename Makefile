@@ -5,7 +5,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
-export PYTHONDONTWRITEBYTECODE := 1
+# Bytecode caches on (even where the machine's environment turns them off): pytest keeps its assertion-rewritten
+# modules there, and each test process, command line and handler environment then skips compiling ours again.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: help run test test-fast lint synth deploy destroy clean report bench
 

@@ -58,7 +58,7 @@ def profile_full_load(source: DatabaseCredentials, warehouse: DatabaseCredential
                     "ONYX_BENCH_PROFILE_NAME": f"{next(counter):02d}-{state_of_handler(spec.handler)}"}
 
         cloud = LocalCloud(directory=directory, progress=lambda m: progress(f"  {m}"))
-        cloud.up(UpOptions(source_url=source.to_url(), warehouse_url=warehouse.to_url(),
+        cloud.up(UpOptions(source_url=source.to_url(), warehouse_url=warehouse.to_url(), fork_server=False,
                            overrides={"safetyLagSeconds": "0"}, synthesized=synthesized))
         try:
             if cloud.moto is None or cloud.moto.invoker is None:

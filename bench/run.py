@@ -92,13 +92,13 @@ def run_bench(scale: int, *, server: DatabaseCredentials | None = None, reuse_so
             floor_target = floor.prepare_target(database("floor"))
             result["floor"] = _floor(source, floor_target, progress)
             if synthesized is None:
-                progress("synthesizing the CDK app")
-                synthesized = synthesize(work / "cdk.out", OVERRIDES)
+                synthesized = synthesize(work / "cdk.out", OVERRIDES, progress)
             warehouse = database("warehouse")
             _settle(pg, progress)
             cloud = LocalCloud(directory=work / "cloud", progress=_indented(progress))
-            cloud.up(UpOptions(source_url=source.to_url(), warehouse_url=warehouse.to_url(), overrides=OVERRIDES,
-                               synthesized=synthesized))
+            # fork_server=False: the cold starts measured are a fresh interpreter's, as on Lambda.
+            cloud.up(UpOptions(source_url=source.to_url(), warehouse_url=warehouse.to_url(), fork_server=False,
+                               overrides=OVERRIDES, synthesized=synthesized))
             try:
                 _runs(cloud, result, _Databases(pg, source, warehouse, floor_target), progress)
             finally:

@@ -42,6 +42,9 @@ class UpOptions:
     detach: bool = False
     # An app synthesized earlier with the same overrides (tests share one): skips the synth.
     synthesized: tuple[Path, dict[str, Any]] | None = None
+    # Cold starts without the library imports (local/lambda_forkserver.py): the test suite's choice, never the
+    # bench's. ONYX_LOCAL_FORK_SERVER=1 turns it on for the command line.
+    fork_server: bool = field(default_factory=lambda: os.environ.get("ONYX_LOCAL_FORK_SERVER") == "1")
 
 
 def schedule_seconds(expression: str | None) -> int | None:
@@ -82,13 +85,14 @@ class LocalCloud:
         started = time.monotonic()
         source, warehouse = self._databases(options)
         self.moto = MotoCloud(state_dir=self.directory, on_alert=self._print_alert,
-                              on_denial=self._print_denial).start()
+                              on_denial=self._print_denial, fork_server=options.fork_server).start()
         if self.moto.execution_events is not None:
             self.moto.execution_events.progress = self.progress
         self.progress(f"local AWS (moto) on {self.moto.endpoint_url}")
         clients = {name: self.client(name) for name in
                    ("s3", "ssm", "cloudformation", "stepfunctions", "events", "secretsmanager")}
-        outdir, context = options.synthesized or synthesize(self.directory / "cdk.out", options.overrides)
+        outdir, context = options.synthesized or synthesize(self.directory / "cdk.out", options.overrides,
+                                                            self.progress)
         config = _config_from_context(context)
         for name, credentials in ((config["sourceSecretName"], source), (config["warehouseSecretName"], warehouse)):
             clients["secretsmanager"].create_secret(Name=name, SecretString=json.dumps(credentials.to_secret()))

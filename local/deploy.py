@@ -15,12 +15,14 @@ import subprocess
 import sys
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from moto.stepfunctions.models import stepfunctions_backends
 
+from local import synth_cache
 from local.moto_cloud import ACCOUNT, REGION
 from stacks.config import cdk_json_context
 
@@ -59,11 +61,24 @@ def parse_overrides(pairs: list[str]) -> dict[str, str]:
     return overrides
 
 
-def synthesize(outdir: Path, overrides: dict[str, str]) -> tuple[Path, dict[str, Any]]:
-    """Run app.py as the CDK CLI would (cdk.json context + overrides), without bundling the Lambda asset."""
+def synthesize(outdir: Path, overrides: dict[str, str],
+               progress: Callable[[str], None] | None = None) -> tuple[Path, dict[str, Any]]:
+    """Run app.py as the CDK CLI would (cdk.json context + overrides), without bundling the Lambda asset.
+
+    Returns where the app is: `outdir`, or the copy kept from an earlier synth of the very same sources and
+    context (local/synth_cache.py).
+    """
     context: dict[str, Any] = {**cdk_json_context(), **overrides}
     # Skip bundling: the local cloud runs the handlers from this checkout, not from the zip.
     context["aws:cdk:bundling-stacks"] = []
+    cache_key = synth_cache.key(context) if synth_cache.enabled() else None
+    cached = synth_cache.lookup(cache_key) if cache_key else None
+    if cached is not None:
+        if progress is not None:
+            progress(f"the app is unchanged since it was last synthesized: reusing {cached.relative_to(REPO)}")
+        return cached, context
+    if progress is not None:
+        progress("synthesizing the CDK app")
     env = {**os.environ, "CDK_OUTDIR": str(outdir), "CDK_CONTEXT_JSON": json.dumps(context),
            "CDK_DEFAULT_ACCOUNT": ACCOUNT, "CDK_DEFAULT_REGION": REGION,
            "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
@@ -72,6 +87,8 @@ def synthesize(outdir: Path, overrides: dict[str, str]) -> tuple[Path, dict[str,
     if result.returncode != 0:
         lines = [ln for ln in (result.stderr or result.stdout).strip().splitlines() if ln.strip()]
         raise DeployError("cdk synth failed: " + ("\n".join(lines[-8:]) or f"exit {result.returncode}"))
+    if cache_key:
+        synth_cache.store(cache_key, outdir)
     return outdir, context
 
 

@@ -25,11 +25,20 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from local.lambda_forkserver import ForkedProcess, ForkServer, forkable
 from local.moto_cloud_constants import OPERATOR_CREDENTIALS
 
 REPO = Path(__file__).resolve().parent.parent
 # What a process needs from the host to run Python at all; nothing else is inherited.
 _HOST_VARIABLES = ("PATH", "LANG", "LC_ALL", "TZ", "HOME", "TMPDIR", "SYSTEMROOT")
+
+
+def _host_environment() -> dict[str, str]:
+    return {k: os.environ[k] for k in _HOST_VARIABLES if k in os.environ}
+
+
+# What every environment's interpreter runs with (the fork server's too: its children inherit its stdio settings).
+_INTERPRETER_VARIABLES = {"PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
 
 
 @dataclass
@@ -68,7 +77,7 @@ KEEP_WARM_SECONDS = 600.0
 class _Environment:
     """One execution environment: a `local.lambda_runtime` process serving one function."""
 
-    process: subprocess.Popen[bytes]
+    process: subprocess.Popen[bytes] | ForkedProcess
     responses: int  # the read end of the process's answer pipe
     scratch: str  # its working directory, like Lambda's /tmp: kept while the environment lives
     last_used: float = field(default_factory=time.monotonic)
@@ -80,7 +89,7 @@ class _Environment:
         try:
             answer = self._exchange(event, timeout_seconds)
         except TimeoutError:
-            self.stop()
+            self.stop(kill=True)  # as Lambda does: the sandbox is stopped, not asked to finish
             return {"ok": False, "payload": {"errorType": "Sandbox.Timedout",
                                              "errorMessage": f"Task timed out after {timeout_seconds} seconds"}}
         if answer is None:
@@ -119,11 +128,13 @@ class _Environment:
             with contextlib.suppress(OSError):
                 self.process.stdin.close()
 
-    def stop(self) -> None:
+    def stop(self, *, kill: bool = False) -> None:
         if self.stopped:
             return
         self.stopped = True
         try:
+            if kill:
+                self.process.kill()
             if self.process.stdin is not None:
                 self.process.stdin.close()  # a clean end: the runtime leaves its loop at EOF
             self.process.wait(timeout=5)
@@ -140,7 +151,7 @@ class LambdaInvoker:
     def __init__(self, endpoint_url: str, region: str, log_dir: Path, *,
                  on_invocation: Callable[[Invocation], None] | None = None,
                  fault: Callable[[FunctionSpec, dict[str, Any]], dict[str, str] | None] | None = None,
-                 keep_warm_seconds: float = KEEP_WARM_SECONDS) -> None:
+                 keep_warm_seconds: float = KEEP_WARM_SECONDS, fork_server: bool = False) -> None:
         self.endpoint_url = endpoint_url
         self.region = region
         self.log_dir = log_dir
@@ -153,16 +164,21 @@ class LambdaInvoker:
         self._lock = threading.Lock()
         # Idle environments per function and environment: concurrent invocations each take their own, as on Lambda.
         self._idle: dict[tuple[str, str], list[_Environment]] = {}
+        # Opt-in (local/lambda_forkserver.py): new environments forked from a process that imported the libraries.
+        self._fork_server = None
+        if fork_server and ForkServer.available():
+            self._fork_server = ForkServer({**_host_environment(), **_INTERPRETER_VARIABLES},
+                                           self.log_dir / "fork-server.log")
 
     def environment_for(self, spec: FunctionSpec) -> dict[str, str]:
-        env = {k: os.environ[k] for k in _HOST_VARIABLES if k in os.environ}
+        env = _host_environment()
         env.update(spec.environment)
         env.update({
             "AWS_ENDPOINT_URL": self.endpoint_url, "AWS_REGION": self.region, "AWS_DEFAULT_REGION": self.region,
             **(spec.credentials or OPERATOR_CREDENTIALS),
             "AWS_LAMBDA_FUNCTION_NAME": spec.name, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
             "ONYX_LOCAL_TIMEOUT": str(spec.timeout_seconds), "ONYX_LOCAL_FUNCTION_ARN": spec.arn,
-            "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1",
+            **_INTERPRETER_VARIABLES,
         })
         return env
 
@@ -200,6 +216,12 @@ class LambdaInvoker:
             self._on_invocation(record)
         return payload, not ok
 
+    def shutdown(self) -> None:
+        """Retire every warm environment and stop the fork server."""
+        self.close()
+        if self._fork_server is not None:
+            self._fork_server.close()
+
     def close(self) -> None:
         """Retire every warm environment."""
         with self._lock:
@@ -231,6 +253,8 @@ class LambdaInvoker:
             self._idle.setdefault(key, []).append(environment)
 
     def _start(self, spec: FunctionSpec, env: dict[str, str]) -> _Environment:
+        if self._fork_server is not None and forkable(env, str(REPO)):
+            return self._fork(self._fork_server, spec, env)
         scratch = tempfile.mkdtemp(prefix="onyx-lambda-")
         read_end, write_end = os.pipe()
         try:
@@ -246,4 +270,23 @@ class LambdaInvoker:
             raise
         finally:
             os.close(write_end)
+        return _Environment(process=process, responses=read_end, scratch=scratch)
+
+    def _fork(self, server: ForkServer, spec: FunctionSpec, env: dict[str, str]) -> _Environment:
+        scratch = tempfile.mkdtemp(prefix="onyx-lambda-")
+        read_end, write_end = os.pipe()
+        stdin_read, stdin_write = os.pipe()
+        try:
+            with open(self.log_dir / f"{spec.name}.log", "ab") as log:
+                pid, pidfd = server.start_environment(spec.handler, env, scratch, stdin=stdin_read,
+                                                      responses=write_end, log=log.fileno())
+        except BaseException:
+            for fd in (read_end, stdin_write):
+                os.close(fd)
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
+        finally:
+            os.close(write_end)
+            os.close(stdin_read)
+        process = ForkedProcess(pid, pidfd, os.fdopen(stdin_write, "wb"))
         return _Environment(process=process, responses=read_end, scratch=scratch)

@@ -20,6 +20,17 @@ import uuid
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+# Installed here for the analytics and the tests, absent from the Lambda asset (tests/stacks/test_bundling.py
+# keeps this true). pyarrow imports them whenever it can (pandas on its first Python-object conversion, about
+# 0.4 s), so the local runtime hides them: a handler that needed either would fail here as on Lambda.
+ABSENT_ON_LAMBDA = ("numpy", "pandas")
+
+
+def hide_packages_absent_on_lambda() -> None:
+    """Make `import numpy` / `import pandas` fail in this process, as in the Lambda asset."""
+    for name in ABSENT_ON_LAMBDA:
+        sys.modules[name] = None  # type: ignore[assignment]  # None: the import system raises ImportError
+
 
 @dataclass
 class LocalLambdaContext:
@@ -105,6 +116,7 @@ def serve(handler_path: str, requests: IO[bytes], responses: IO[bytes]) -> None:
 
 
 def main(argv: list[str]) -> int:
+    hide_packages_absent_on_lambda()
     handler_path, response_fd = argv
     with os.fdopen(int(response_fd), "wb") as responses:
         serve(handler_path, sys.stdin.buffer, responses)

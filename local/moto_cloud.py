@@ -112,6 +112,8 @@ class MotoCloud:
     # The deployed state machine's execution role: its tasks call Lambda with this role's credentials.
     state_machine_role_arn: str | None = None
     on_denial: Callable[[Denial], None] | None = None
+    # New Lambda environments forked from a process holding the libraries (local/lambda_forkserver.py).
+    fork_server: bool = False
     _patches: list[tuple[Any, str, Any]] = field(default_factory=list)
 
     @property
@@ -123,7 +125,7 @@ class MotoCloud:
         # moto's Step Functions interpreter calls Lambda and SNS through this port.
         os.environ["MOTO_PORT"] = str(self.port)
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
-        self.invoker = LambdaInvoker(self.endpoint_url, REGION, self.state_dir / "logs")
+        self.invoker = LambdaInvoker(self.endpoint_url, REGION, self.state_dir / "logs", fork_server=self.fork_server)
         self._patch(LambdaFunction, "invoke", self._lambda_invoke())
         self._patch(SNSBackend, "publish", self._sns_publish())
         self.execution_events = ExecutionEvents(self.invoke_async)
@@ -143,7 +145,7 @@ class MotoCloud:
 
     def stop(self) -> None:
         if self.invoker is not None:
-            self.invoker.close()
+            self.invoker.shutdown()
         if self.server is not None:
             self.server.stop()
             self.server = None

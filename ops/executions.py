@@ -67,10 +67,16 @@ class ExecutionWatcher:
         self.outcome = ExecutionOutcome(status="RUNNING", run_id=run_id, execution_arn=execution_arn, seconds=0.0)
         self._last_failure: dict[str, str] | None = None
 
-    def wait(self, poll_seconds: float = 0.2, timeout_seconds: float = 3600) -> ExecutionOutcome:
+    def wait(self, poll_seconds: float = 0.05, max_poll_seconds: float = 1.0,
+             timeout_seconds: float = 3600) -> ExecutionOutcome:
+        """Poll until the execution ends: every `poll_seconds` while its history grows, backing off to
+        `max_poll_seconds` while it does not (a long Load polls Step Functions about once a second)."""
         started = time.monotonic()
+        interval = poll_seconds
         while True:
+            seen = self._seen
             self._read_history()
+            interval = poll_seconds if self._seen > seen else min(interval * 2, max_poll_seconds)
             description = self.sfn.describe_execution(executionArn=self.execution_arn)
             if description["status"] in TERMINAL:
                 self._read_history()
@@ -86,7 +92,7 @@ class ExecutionWatcher:
                 return self.outcome
             if time.monotonic() - started > timeout_seconds:
                 raise TimeoutError(f"execution {self.run_id} still running after {timeout_seconds:.0f}s")
-            time.sleep(poll_seconds)
+            time.sleep(interval)
 
     def _read_history(self) -> None:
         events: list[dict[str, Any]] = []

@@ -13,6 +13,9 @@ from local.seed.load import open_dump
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "OnyxTest")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "onyx")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+# The local clouds of the tests fork new Lambda environments from a process holding the libraries
+# (local/lambda_forkserver.py): cold starts without the library imports, in every cloud and command line.
+os.environ.setdefault("ONYX_LOCAL_FORK_SERVER", "1")
 
 pytest_plugins = ["tests.fixtures.postgres", "tests.fixtures.aws", "tests.fixtures.observability",
                   "tests.fixtures.cdk", "tests.fixtures.local_cloud"]

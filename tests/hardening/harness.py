@@ -181,6 +181,8 @@ class Campaign:
         self._fault_uses = 0
         self._lock = threading.Lock()
         self._databases: list[str] = []
+        self._tag = uuid.uuid4().hex[:10]  # the sequences' databases: made again under these names by each reset
+        self._secret_versions: dict[str, str] | None = None
         self.log: list[str] = []
         assert cloud.moto is not None
         assert cloud.moto.invoker is not None
@@ -188,31 +190,45 @@ class Campaign:
 
     # ---- setup ------------------------------------------------------------------------------------
     def reset(self) -> None:
-        """A new sequence: a seeded source, an empty migrated warehouse, empty buckets, no fault."""
+        """A new sequence: a seeded source, an empty migrated warehouse, empty buckets, no fault.
+
+        The databases are made again under the same names, so the secrets keep their values and the warm
+        Lambda environments stay warm, as between runs on AWS. After a sequence that wrote a secret (an outage,
+        another login) they are retired: one may still cache what was written, and would read the secret
+        afresh only after a failed connection, one retry later.
+        """
         self._close_late(commit=False)
         self._end_outages()
+        written = self._secrets_written()
         self.drop_databases()
-        tag = uuid.uuid4().hex[:10]
-        self.source = self._database(f"onyx_hard_src_{tag}", self.seeded_template)
-        self.warehouse = self._database(f"onyx_hard_wh_{tag}")
+        self.source = self._database(f"onyx_hard_src_{self._tag}", self.seeded_template)
+        self.warehouse = self._database(f"onyx_hard_wh_{self._tag}")
         conn = self.warehouse.connect()
         try:
             apply_migrations(conn, self.schema)
         finally:
             conn.close()
         secrets = self.cloud.client("secretsmanager")
-        for name, credentials in ((self.source_secret, self.source), (self.warehouse_secret, self.warehouse)):
-            secrets.put_secret_value(SecretId=name, SecretString=json.dumps(credentials.to_secret()))
-        # A new world, as after a new deployment: no warm Lambda environment holds the last sequence's secrets
-        # (a handler would read them afresh only after a failed connection, one retry later).
+        self._secret_versions = {
+            name: secrets.put_secret_value(SecretId=name, SecretString=json.dumps(credentials.to_secret()))["VersionId"]
+            for name, credentials in ((self.source_secret, self.source), (self.warehouse_secret, self.warehouse))}
         assert self.cloud.moto is not None
         assert self.cloud.moto.invoker is not None
-        self.cloud.moto.invoker.close()
+        if written:
+            self.cloud.moto.invoker.close()
         for bucket in (self.ingestion_bucket, self.processed_bucket):
             empty_bucket(self.s3, bucket)
         self.record = Record()
         self.fault = "none"
         self.log = []
+
+    def _secrets_written(self) -> bool:
+        """Whether anything but the last reset wrote the secrets (True before the first reset)."""
+        if self._secret_versions is None:
+            return True
+        manager = self.cloud.client("secretsmanager")
+        return any(manager.describe_secret(SecretId=name).get("VersionIdsToStages", {}).get(version) != ["AWSCURRENT"]
+                   for name, version in self._secret_versions.items())
 
     def _database(self, name: str, template: str | None = None) -> DatabaseCredentials:
         credentials = create_database(self.server, name, template)
@@ -335,7 +351,7 @@ class Campaign:
 
     def _finished(self, run_id: str, arn: str, snapshot: frozenset[tuple[str, int, str]],
                   outcome: ExecutionOutcome | None = None) -> ExecutionOutcome:
-        outcome = outcome or ExecutionWatcher(self.sfn, arn, run_id, self.cloud.progress).wait(poll_seconds=0.1)
+        outcome = outcome or ExecutionWatcher(self.sfn, arn, run_id, self.cloud.progress).wait()
         self.cloud.settle()  # its end's event delivered: a failure's e-mail is in cloud.moto.alerts
         self.record.executions.append(Execution(run_id, arn, outcome, snapshot))
         self.record.observed |= snapshot

@@ -19,11 +19,17 @@ def spec(handler: str, name: str = "Remember", timeout: int = 60, **environment:
                         timeout_seconds=timeout, memory_mb=1024, arn=f"arn:aws:lambda:eu-west-2:1:function:{name}")
 
 
+@pytest.fixture(params=[False, True], ids=["spawned", "forked"])
+def fork_server(request: pytest.FixtureRequest) -> bool:
+    """Every behaviour holds for environments started as fresh interpreters and forked from the fork server."""
+    return bool(request.param)
+
+
 @pytest.fixture
-def invoker(tmp_path: Path):
-    invoker = LambdaInvoker("http://127.0.0.1:1", "eu-west-2", tmp_path / "logs")
+def invoker(tmp_path: Path, fork_server: bool):
+    invoker = LambdaInvoker("http://127.0.0.1:1", "eu-west-2", tmp_path / "logs", fork_server=fork_server)
     yield invoker
-    invoker.close()
+    invoker.shutdown()
 
 
 def alive(pid: int) -> bool:
@@ -107,7 +113,7 @@ def test_an_invocation_past_its_timeout_is_stopped_and_reported_as_lambda_does(i
 
     assert errored
     assert payload == {"errorType": "Sandbox.Timedout", "errorMessage": "Task timed out after 1 seconds"}
-    assert invoker.invocations[0].seconds < 10
+    assert invoker.invocations[0].seconds < 4  # stopped at its timeout, not waited for
     assert quick == {"slept": 0}
     assert invoker.invocations[1].cold_start
 
@@ -130,9 +136,12 @@ def test_peak_memory_is_each_invocations_own_in_a_warm_environment(invoker):
     assert second.peak_rss_mb < first.peak_rss_mb - 250
 
 
-def test_with_keep_warm_zero_every_invocation_is_a_cold_start(tmp_path: Path):
-    invoker = LambdaInvoker("http://127.0.0.1:1", "eu-west-2", tmp_path, keep_warm_seconds=0)
-    served = [invoker.invoke(spec("remember"), {})[0] for _ in range(2)]
+def test_with_keep_warm_zero_every_invocation_is_a_cold_start(tmp_path: Path, fork_server: bool):
+    invoker = LambdaInvoker("http://127.0.0.1:1", "eu-west-2", tmp_path, keep_warm_seconds=0, fork_server=fork_server)
+    try:
+        served = [invoker.invoke(spec("remember"), {})[0] for _ in range(2)]
+    finally:
+        invoker.shutdown()
     pids = [s["pid"] for s in served]
 
     assert pids[0] != pids[1]
@@ -155,3 +164,101 @@ def test_closing_the_invoker_and_idle_expiry_leave_no_process_running(invoker: A
     invoker.close()
     assert not alive(second)
     assert not Path(served["cwd"]).exists()
+
+
+# ---- the fork server (local/lambda_forkserver.py) -------------------------------------------------------------
+@pytest.fixture
+def forking(tmp_path: Path):
+    invoker = LambdaInvoker("http://127.0.0.1:1", "eu-west-2", tmp_path / "logs", fork_server=True)
+    yield invoker
+    invoker.shutdown()
+
+
+def _server(invoker: LambdaInvoker) -> Any:
+    server = invoker._fork_server
+    assert server is not None
+    assert server._process is not None
+    return server._process
+
+
+def test_a_forked_environment_holds_exactly_its_functions_variables_and_directory(forking):
+    served, _ = forking.invoke(spec("remember", name="Load", ONLY_LOAD="1"), {})
+
+    assert served["env"] == forking.environment_for(spec("remember", name="Load", ONLY_LOAD="1"))
+    assert served["pid"] != _server(forking).pid
+    assert Path(served["cwd"]).name.startswith("onyx-lambda-")
+    assert forking.invocations[0].init_seconds > 0  # the handler's own import ran in the environment
+
+
+def test_the_fork_server_holds_the_libraries_and_each_environment_imports_its_handler_under_its_own_variables(
+        forking):
+    first, _ = forking.invoke(spec("remember", name="Extract"), {})
+    second, _ = forking.invoke(spec("remember", name="Load"), {})
+
+    assert "pyarrow" in Path(f"/proc/{_server(forking).pid}/maps").read_text()  # loaded once, in the server
+    assert (first["stage_at_import"], second["stage_at_import"]) == ("Extract", "Load")
+    assert (first["calls"], second["calls"]) == (1, 1)  # no module state shared between environments
+
+
+def test_directories_put_before_ours_on_pythonpath_run_their_start_up_hooks_under_the_functions_variables(
+        invoker, tmp_path: Path):
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text("import os\nos.environ['SITE_HOOK_SAW'] = os.environ['STAGE']\n")
+    (hooks / "only_here.py").write_text("")
+    repo = invoker.environment_for(spec("remember"))["PYTHONPATH"]
+    invoker.fault = lambda function, event: {"PYTHONPATH": f"{hooks}:{repo}"}
+
+    served, _ = invoker.invoke(spec("remember", name="Hooked"), {})
+    imported, _ = invoker.invoke(spec("import_module", name="Hooked"), {"module": "only_here"})
+    invoker.fault = None
+    plain, _ = invoker.invoke(spec("remember", name="Plain"), {})
+
+    assert served["env"]["SITE_HOOK_SAW"] == "Hooked"
+    assert imported == {"imported": "only_here"}
+    assert "SITE_HOOK_SAW" not in plain["env"]
+    if invoker._fork_server is not None:  # forked, not spawned as a fallback
+        assert served["ppid"] == _server(invoker).pid
+
+
+def test_shutting_down_stops_the_fork_server_and_every_environment(forking):
+    served, _ = forking.invoke(spec("remember"), {})
+    server = _server(forking)
+
+    forking.shutdown()
+
+    assert server.poll() is not None
+    assert not alive(served["pid"])
+    assert not Path(served["cwd"]).exists()
+
+
+def test_a_fork_server_that_died_is_replaced_and_the_invocation_still_served(forking):
+    forking.invoke(spec("remember"), {})
+    server = _server(forking)
+    server.kill()
+    server.wait()
+
+    served, errored = forking.invoke(spec("remember", name="After"), {})
+
+    assert not errored
+    assert served["calls"] == 1
+    assert _server(forking).pid != server.pid
+
+
+def test_packages_absent_from_the_lambda_asset_cannot_be_imported_by_a_handler(invoker):
+    payload, errored = invoker.invoke(spec("import_module"), {"module": "pandas"})
+    numpy, _ = invoker.invoke(spec("import_module"), {"module": "numpy"})
+    pyarrow, _ = invoker.invoke(spec("import_module"), {"module": "pyarrow.parquet"})
+
+    assert errored
+    assert (payload["errorType"], numpy["errorType"]) == ("ModuleNotFoundError", "ModuleNotFoundError")
+    assert pyarrow == {"imported": "pyarrow.parquet"}
+
+
+def test_an_environment_setting_what_a_preloaded_library_reads_at_import_is_spawned_to_read_it_itself(forking):
+    traced, _ = forking.invoke(spec("remember", name="Traced", AWS_XRAY_TRACING_NAME="onyx-traced"), {})
+    plain, _ = forking.invoke(spec("remember", name="Plain"), {})
+
+    assert traced["ppid"] == os.getpid()  # a fresh interpreter: the X-Ray SDK reads the name as it is imported
+    assert traced["env"]["AWS_XRAY_TRACING_NAME"] == "onyx-traced"
+    assert plain["ppid"] == _server(forking).pid

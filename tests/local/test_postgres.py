@@ -62,9 +62,13 @@ def _child(code: str) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(REPO)})
 
 
+# Ctrl-C as a user's foreground process gets it: a test run started in the background of a non-interactive shell
+# ignores SIGINT, and a child would inherit that.
 HOLD_A_CLUSTER = """
+    import signal
     import time
     from local.postgres import PostgresCluster
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     with PostgresCluster() as cluster:
         print(cluster.workdir, flush=True)
         time.sleep(120)

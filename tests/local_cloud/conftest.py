@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from local.cloud import LocalCloud
-from tests.fixtures.local_cloud import Console, release, use_databases
+from tests.fixtures.local_cloud import Console, release, use_fresh_databases
 
 
 @pytest.fixture
@@ -16,9 +16,9 @@ def console() -> Console:
 
 
 @pytest.fixture
-def cloud(module_cloud, seeded_source_db, empty_db, console) -> Iterator[LocalCloud]:
-    """The module's local cloud over a seeded source and an empty warehouse of this test's own."""
-    use_databases(module_cloud, seeded_source_db, empty_db)
+def cloud(module_cloud, pg_server, console) -> Iterator[LocalCloud]:
+    """The module's local cloud over a freshly seeded source and a fresh, empty warehouse."""
+    use_fresh_databases(module_cloud, pg_server)
     module_cloud.progress = console
     yield module_cloud
     release(module_cloud)

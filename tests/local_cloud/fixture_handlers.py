@@ -26,13 +26,15 @@ def broken(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 _CALLS = {"n": 0}
+# Read while the module is imported, as Powertools and boto3 read their settings: the environment's own value.
+_STAGE_AT_IMPORT = os.environ.get("STAGE")
 
 
 def remember(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Counts its calls in module state (which a warm environment keeps) and reports who served it."""
     _CALLS["n"] += 1
-    return {"calls": _CALLS["n"], "pid": os.getpid(), "cwd": os.getcwd(), "env": dict(os.environ),
-            "remaining_ms": context.get_remaining_time_in_millis()}
+    return {"calls": _CALLS["n"], "pid": os.getpid(), "ppid": os.getppid(), "cwd": os.getcwd(), "env": dict(os.environ),
+            "stage_at_import": _STAGE_AT_IMPORT, "remaining_ms": context.get_remaining_time_in_millis()}
 
 
 def crash(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -65,3 +67,11 @@ def whoami(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
     return {"arn": boto3.client("sts").get_caller_identity()["Arn"],
             "access_key": os.environ["AWS_ACCESS_KEY_ID"]}
+
+
+def import_module(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Imports the module named in the event (what a handler may import in its environment)."""
+    import importlib
+
+    importlib.import_module(event["module"])
+    return {"imported": event["module"]}

@@ -67,9 +67,10 @@ def _postgres_of(directory: str) -> list[psutil.Process]:
             if p.info["name"] == "postgres" and directory in " ".join(p.info["cmdline"] or [])]
 
 
-def test_up_detached_then_down_leaves_no_process_behind(tmp_path):
+def test_up_detached_then_down_leaves_no_process_behind(tmp_path, synthesized):
     directory = tmp_path / "cloud"
-    up = _local("up", "--detach", "--scale", "50", "--no-schedule", directory=directory)
+    # The context of the session's app (`synthesized`), so `up` finds it synthesized already (local/synth_cache.py).
+    up = _local("up", "--detach", "--scale", "50", "--no-schedule", "-c", "safetyLagSeconds=0", directory=directory)
     assert up.returncode == 0, up.stderr
     state = json.loads((directory / "state.json").read_text())
     assert psutil.pid_exists(state["pid"])
@@ -86,7 +87,7 @@ def test_up_detached_then_down_leaves_no_process_behind(tmp_path):
     assert not (directory / "state.json").exists()
 
 
-def test_run_loads_changes_loads_again_and_prints_the_summary(tmp_path):
+def test_run_loads_changes_loads_again_and_prints_the_summary(tmp_path, synthesized):
     report = tmp_path / "report.html"
     result = _local("run", "--scale", "300", "--orders", "12", "--purchases", "3", "--amend", "4", "--pay", "2",
                     "--report", str(report), directory=tmp_path / "cloud", timeout=600)

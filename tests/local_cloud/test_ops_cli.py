@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from lambdas.shared.database import DatabaseCredentials
 from local.cloud import LocalCloud
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,8 +58,7 @@ def test_on_the_local_cloud_execute_follows_a_run_that_status_then_lists_and_val
     assert "PASS  row counts match the source" in validated.stdout
 
 
-def test_with_stack_the_warehouse_and_source_come_from_the_secrets_the_stack_names(cloud, tmp_path, empty_db,
-                                                                                   seeded_source_db):
+def test_with_stack_the_warehouse_and_source_come_from_the_secrets_the_stack_names(cloud, tmp_path):
     assert cloud.execute().succeeded
     nowhere = tmp_path / "no-local-cloud"  # nothing may come from the local cloud's state file
     aws = _stack_credentials(cloud)
@@ -67,7 +67,9 @@ def test_with_stack_the_warehouse_and_source_come_from_the_secrets_the_stack_nam
 
     assert validated.returncode == 0, validated.stdout + validated.stderr
     assert validated.stdout.splitlines()[-1] == VALID
-    assert f"validating {empty_db} (schema public) against {seeded_source_db}" in validated.stderr
+    warehouse, source = (DatabaseCredentials.from_url(url)
+                         for url in (cloud.state.warehouse_url, cloud.state.source_url))
+    assert f"validating {warehouse} (schema public) against {source}" in validated.stderr
 
     report = tmp_path / "report.html"
     reported = _ops("report", "--stack", cloud.state.stack_name, "--out", str(report), directory=nowhere, aws=aws)
@@ -77,7 +79,7 @@ def test_with_stack_the_warehouse_and_source_come_from_the_secrets_the_stack_nam
     assert report.stat().st_size > 1_000_000  # plotly.js inlined: opens offline
 
 
-def test_with_stack_a_missing_stack_or_an_unreadable_secret_is_one_clear_line(cloud, tmp_path, empty_db):
+def test_with_stack_a_missing_stack_or_an_unreadable_secret_is_one_clear_line(cloud, tmp_path):
     aws = _stack_credentials(cloud)
     stack = cloud.state.stack_name
     secrets = cloud.client("secretsmanager")
@@ -107,7 +109,7 @@ def test_with_stack_a_missing_stack_or_an_unreadable_secret_is_one_clear_line(cl
     assert not any("Traceback" in r.stderr for r in (missing, not_json_read, deleted, incomplete))
 
     # Explicit URLs need no secret: the warehouse's is gone, the source's broken.
-    overridden = _ops("validate", "--stack", stack, "--warehouse-url", empty_db.to_url(), "--no-source",
+    overridden = _ops("validate", "--stack", stack, "--warehouse-url", cloud.state.warehouse_url, "--no-source",
                       directory=tmp_path, aws=aws)
 
     assert overridden.returncode == 0, overridden.stdout + overridden.stderr

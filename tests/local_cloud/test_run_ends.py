@@ -8,7 +8,10 @@ rule's target, the notify function, which reads the execution's history and publ
 from __future__ import annotations
 
 import json
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -18,6 +21,26 @@ from tests.local_cloud.helpers import deployed_function, handler_swapped
 
 def _machine_arn(cloud) -> str:
     return cloud.state.state_machine_arn
+
+
+@contextmanager
+def extract_held(cloud) -> Iterator[tuple[threading.Event, threading.Event]]:
+    """Every Extract invocation signals `entered`, then waits (at most a minute) for `release`: a run stays in
+    Extract for as long as the test needs, however fast the machine."""
+    release = threading.Event()
+    entered = threading.Event()
+
+    def hold(spec, event):
+        if "Extract" in spec.name:
+            entered.set()
+            release.wait(60)
+
+    cloud.moto.invoker.fault = hold
+    try:
+        yield entered, release
+    finally:
+        release.set()
+        cloud.moto.invoker.fault = None
 
 
 def _wait_for_end(sfn, arn: str, timeout: float = 120.0) -> dict:
@@ -46,11 +69,12 @@ def test_a_successful_run_sends_no_e_mail_though_its_end_is_an_event(cloud):
 @pytest.mark.slow
 def test_a_stopped_execution_e_mails_once_naming_the_step_it_was_in(cloud):
     sfn = cloud.client("stepfunctions")
-    arn = sfn.start_execution(stateMachineArn=_machine_arn(cloud), name="run-stopped-by-operator")["executionArn"]
-    time.sleep(0.5)  # into Extract
-    sfn.stop_execution(executionArn=arn)  # (moto drops a StopExecution's error and cause)
-
-    execution = _wait_for_end(sfn, arn)
+    with extract_held(cloud) as (entered, release):
+        arn = sfn.start_execution(stateMachineArn=_machine_arn(cloud), name="run-stopped-by-operator")["executionArn"]
+        assert entered.wait(60)  # in Extract
+        sfn.stop_execution(executionArn=arn)  # (moto drops a StopExecution's error and cause)
+        release.set()
+        execution = _wait_for_end(sfn, arn)
     cloud.settle()
 
     assert execution["status"] == "ABORTED"
@@ -71,8 +95,9 @@ def test_a_timed_out_execution_e_mails_once(cloud):
     sfn.update_state_machine(stateMachineArn=machine["stateMachineArn"],
                              definition=json.dumps(definition | {"TimeoutSeconds": 1}))
     try:
-        arn = sfn.start_execution(stateMachineArn=_machine_arn(cloud), name="run-too-slow")["executionArn"]
-        execution = _wait_for_end(sfn, arn)
+        with extract_held(cloud):  # released at the end: the run outlives its one second in Extract
+            arn = sfn.start_execution(stateMachineArn=_machine_arn(cloud), name="run-too-slow")["executionArn"]
+            execution = _wait_for_end(sfn, arn)
         cloud.settle()
     finally:
         sfn.update_state_machine(stateMachineArn=machine["stateMachineArn"], definition=machine["definition"])

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from local.lambda_runtime import ABSENT_ON_LAMBDA
 from stacks.bundling import dependencies_key, directory_size
 
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024  # bytes; Lambda's limit for a function and its layers
@@ -44,6 +45,13 @@ def test_asset_leaves_the_aws_sdk_to_the_runtime(asset_dir):
 def test_asset_leaves_out_what_does_not_run_in_lambda(asset_dir):
     # The operator's tools and the local cloud run on a workstation, never in a function.
     for package in ("analytics", "ops", "local", "stacks", "tests", "bench"):
+        assert not (asset_dir / package).exists(), package
+
+
+def test_what_the_local_runtime_hides_is_absent_from_the_asset(asset_dir):
+    # local/lambda_runtime.py makes these unimportable in local handler environments, because Lambda lacks them.
+    assert ABSENT_ON_LAMBDA
+    for package in ABSENT_ON_LAMBDA:
         assert not (asset_dir / package).exists(), package
 
 
