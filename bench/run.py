@@ -65,12 +65,14 @@ def _stderr(message: str) -> None:
 
 def run_bench(scale: int, *, server: DatabaseCredentials | None = None, reuse_source: str | None = None,
               json_dir: Path = DEFAULT_JSON_DIR, profile: bool = False, progress: Progress = _stderr,
-              synthesized: tuple[Path, dict[str, Any]] | None = None) -> dict[str, Any]:
+              synthesized: tuple[Path, dict[str, Any]] | None = None,
+              settle_seconds: float = 1.0) -> dict[str, Any]:
     """One bench run; returns the figures (also written as JSON, path under "json_path").
 
     `server`: superuser credentials of a PostgreSQL server to create the bench's databases on (a throwaway
     cluster is started when neither it nor `reuse_source` is given). `synthesized`: a CDK app synthesized
-    earlier with OVERRIDES (skips the ~30 s synth).
+    earlier with OVERRIDES (skips the ~30 s synth). `settle_seconds`: how long autovacuum must have been idle
+    before each measured step (the test of the bench itself, at a tiny scale, shortens it).
     """
     result: dict[str, Any] = {"schema_version": report.SCHEMA_VERSION, "timestamp": report.now(),
                               "machine": report.machine_facts(), "scale": scale}
@@ -88,19 +90,19 @@ def run_bench(scale: int, *, server: DatabaseCredentials | None = None, reuse_so
             source = DatabaseCredentials.from_url(source_given) if source_given else database("totesys")
             result["versions"] = report.versions(_server_version(source))
             result["source"] = _source(source, scale, seed=not source_given, progress=progress)
-            _settle(pg, progress)
+            _settle(pg, progress, quiet_seconds=settle_seconds)
             floor_target = floor.prepare_target(database("floor"))
             result["floor"] = _floor(source, floor_target, progress)
             if synthesized is None:
                 synthesized = synthesize(work / "cdk.out", OVERRIDES, progress)
             warehouse = database("warehouse")
-            _settle(pg, progress)
+            _settle(pg, progress, quiet_seconds=settle_seconds)
             cloud = LocalCloud(directory=work / "cloud", progress=_indented(progress))
             # fork_server=False: the cold starts measured are a fresh interpreter's, as on Lambda.
             cloud.up(UpOptions(source_url=source.to_url(), warehouse_url=warehouse.to_url(), fork_server=False,
                                overrides=OVERRIDES, synthesized=synthesized))
             try:
-                _runs(cloud, result, _Databases(pg, source, warehouse, floor_target), progress)
+                _runs(cloud, result, _Databases(pg, source, warehouse, floor_target, settle_seconds), progress)
             finally:
                 cloud.down()
             result["machine"]["load_average_at_end"] = report.load_average()
@@ -126,6 +128,7 @@ class _Databases:
     source: DatabaseCredentials
     warehouse: DatabaseCredentials
     floor_target: DatabaseCredentials
+    settle_seconds: float
 
 
 def _runs(cloud: LocalCloud, result: dict[str, Any], db: _Databases, progress: Progress) -> None:
@@ -133,15 +136,15 @@ def _runs(cloud: LocalCloud, result: dict[str, Any], db: _Databases, progress: P
     memory = _memory_by_function(cloud)
     progress("full load")
     result["full_load"] = _execute(cloud, memory)
-    _settle(db.server, progress)
+    _settle(db.server, progress, quiet_seconds=db.settle_seconds)
     _floor_again(result["floor"], db.source, db.floor_target, progress)
     # The warehouse as autovacuum leaves it in the half hour before the next scheduled run.
     _vacuum(db.warehouse)
-    _settle(db.server, progress)
+    _settle(db.server, progress, quiet_seconds=db.settle_seconds)
     progress(f"incremental, the Lambdas warm from the last run: {INCREMENTAL}")
     result["incremental"] = _incremental(cloud, memory, db.source)
     # A schedule slower than Lambda keeps environments warm meets cold starts in every state.
-    _settle(db.server, progress)
+    _settle(db.server, progress, quiet_seconds=db.settle_seconds)
     progress(f"incremental again, every Lambda cold: {INCREMENTAL}")
     result["incremental_cold"] = _incremental(cloud, memory, db.source, cold=True)
 

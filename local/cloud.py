@@ -68,6 +68,8 @@ class LocalCloud:
         self.deployment: Deployment | None = None
         self._stop = threading.Event()
         self._scheduler: threading.Thread | None = None
+        self._clients: dict[tuple[str, str, tuple[tuple[str, str], ...]], Any] = {}
+        self._clients_lock = threading.Lock()
 
     # ---- up -----------------------------------------------------------------------------------
     def up(self, options: UpOptions) -> CloudState:
@@ -139,11 +141,18 @@ class LocalCloud:
         return source, warehouse
 
     def client(self, service: str, credentials: dict[str, str] = OPERATOR_CREDENTIALS) -> Any:
-        """A client of the local AWS, signed with the operator's credentials unless others are given."""
+        """A client of the local AWS, signed with the operator's credentials unless others are given.
+
+        Made once per service and credentials while the cloud is up (a client costs about 0.1 s to build, and
+        boto3's clients may be shared between threads)."""
         if self.moto is None:
             raise RuntimeError("the local cloud is not up")
-        return boto3.client(service, endpoint_url=self.moto.endpoint_url, region_name=REGION,
-                            **signed_with(credentials))
+        key = (self.moto.endpoint_url, service, tuple(sorted(credentials.items())))
+        with self._clients_lock:
+            if key not in self._clients:
+                self._clients[key] = boto3.client(service, endpoint_url=self.moto.endpoint_url, region_name=REGION,
+                                                  **signed_with(credentials))
+            return self._clients[key]
 
     def _print_denial(self, denial: Denial) -> None:
         self.progress(f"IAM: AccessDenied: {denial.message}")
@@ -207,6 +216,7 @@ class LocalCloud:
     # ---- down ---------------------------------------------------------------------------------
     def down(self) -> None:
         self._stop.set()
+        self._clients.clear()
         if self.moto is not None:
             self.moto.stop()
             self.moto = None

@@ -20,7 +20,7 @@ STATES = ["Extract", "HasChanges", "Transform", "Load", "AdvanceWatermark", "Don
 
 def test_bench_measures_floor_full_load_and_incremental_and_writes_json(pg_server, synthesized, tmp_path):
     result = run_bench(SCALE, server=pg_server, json_dir=tmp_path / "results", progress=lambda _: None,
-                       synthesized=synthesized)
+                       synthesized=synthesized, settle_seconds=0.2)
 
     files = list((tmp_path / "results").glob("*.json"))
     assert files == [Path(result["json_path"])]
