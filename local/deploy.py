@@ -72,11 +72,19 @@ def synthesize(outdir: Path, overrides: dict[str, str],
     # Skip bundling: the local cloud runs the handlers from this checkout, not from the zip.
     context["aws:cdk:bundling-stacks"] = []
     cache_key = synth_cache.key(context) if synth_cache.enabled() else None
-    cached = synth_cache.lookup(cache_key) if cache_key else None
-    if cached is not None:
-        if progress is not None:
-            progress(f"the app is unchanged since it was last synthesized: reusing {cached.relative_to(REPO)}")
-        return cached, context
+    if cache_key is None:
+        return _synthesize(outdir, context, None, progress)
+    with synth_cache.exclusive(cache_key):  # a second process synthesizing the same app waits, then reuses it
+        cached = synth_cache.lookup(cache_key)
+        if cached is not None:
+            if progress is not None:
+                progress(f"the app is unchanged since it was last synthesized: reusing {cached.relative_to(REPO)}")
+            return cached, context
+        return _synthesize(outdir, context, cache_key, progress)
+
+
+def _synthesize(outdir: Path, context: dict[str, Any], cache_key: str | None,
+                progress: Callable[[str], None] | None) -> tuple[Path, dict[str, Any]]:
     if progress is not None:
         progress("synthesizing the CDK app")
     env = {**os.environ, "CDK_OUTDIR": str(outdir), "CDK_CONTEXT_JSON": json.dumps(context),

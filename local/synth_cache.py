@@ -8,12 +8,15 @@ and the versions of the CDK libraries. ONYX_SYNTH_CACHE=off synthesizes every ti
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -48,6 +51,18 @@ def key(context: dict[str, Any]) -> str:
     return digest.hexdigest()[:24]
 
 
+@contextmanager
+def exclusive(cache_key: str) -> Iterator[None]:
+    """Hold the key's lock (other processes wait): one synth per app, however many ask for it at once."""
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    with open(CACHE_DIR / f".{cache_key}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def lookup(cache_key: str) -> Path | None:
     """The cached app for this key, if a complete one exists."""
     cached = CACHE_DIR / cache_key
@@ -75,6 +90,10 @@ def store(cache_key: str, outdir: Path) -> None:
 def _evict() -> None:
     apps = sorted((p for p in CACHE_DIR.iterdir() if p.is_dir() and not p.name.startswith(".")),
                   key=lambda p: p.stat().st_mtime, reverse=True)
-    abandoned = [p for p in CACHE_DIR.iterdir() if p.name.startswith(".") and time.time() - p.stat().st_mtime > 3600]
+    abandoned = [p for p in CACHE_DIR.iterdir()
+                 if p.is_dir() and p.name.startswith(".") and time.time() - p.stat().st_mtime > 3600]
     for old in (*apps[KEEP:], *abandoned):  # abandoned: copies a killed process never finished
         shutil.rmtree(old, ignore_errors=True)
+    for lock in CACHE_DIR.glob(".*.lock"):  # a lock is only held for the length of one synth
+        if time.time() - lock.stat().st_mtime > 3600:
+            lock.unlink(missing_ok=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -84,3 +85,20 @@ def test_a_second_synth_of_the_same_app_reuses_the_first(synthesized, tmp_path):
     assert not (tmp_path / "cdk.out").exists()
     assert (again / "manifest.json").read_text() == (first / "manifest.json").read_text()
     assert context["safetyLagSeconds"] == "0"
+
+
+def test_one_process_at_a_time_synthesizes_a_given_app(tree):
+    inside = threading.Event()
+
+    def second() -> None:
+        with synth_cache.exclusive("k1"):
+            inside.set()
+
+    with synth_cache.exclusive("k1"):
+        waiting = threading.Thread(target=second)
+        waiting.start()
+        assert not inside.wait(0.3)  # held off while the first holds the app's lock
+        with synth_cache.exclusive("k2"):  # another app is not held off
+            pass
+    assert inside.wait(10)
+    waiting.join()
