@@ -200,24 +200,39 @@ class ForkServer:
     def available() -> bool:
         return hasattr(os, "pidfd_open") and hasattr(signal, "pidfd_send_signal") and hasattr(os, "fork")
 
-    def start_environment(self, handler: str, environment: dict[str, str], cwd: str, *, stdin: int, responses: int,
-                          log: int) -> tuple[int, int | None]:
-        """Fork a new environment running `handler`: (pid, pidfd or None when it already ended)."""
+    def start_environment(self, handler: str, environment: dict[str, str], cwd: str, *, responses: int,
+                          log: int) -> ForkedProcess:
+        """Fork a new environment running `handler`, answering on `responses` and logging to `log`."""
         request = json.dumps({"handler": handler, "environment": environment, "cwd": cwd}).encode()
-        with self._lock:
-            for attempt in (1, 2):  # a server that died is replaced once
-                try:
-                    server = self._connected()
-                    socket.send_fds(server, [request], [stdin, responses, log])
-                    reply, fds, _flags, _address = socket.recv_fds(server, MAX_MESSAGE, 1)
-                except OSError:
-                    reply, fds = b"", []
-                if reply:
-                    return int(json.loads(reply)["pid"]), (fds[0] if fds else None)
-                self._stop()
-                if attempt == 2:
-                    raise RuntimeError(f"the Lambda fork server ended (its log: {self._log})")
-        raise AssertionError("unreachable")
+        stdin_read, stdin_write = os.pipe()
+        try:
+            with self._lock:
+                # A server that died is replaced once.
+                answer = self._ask(request, [stdin_read, responses, log]) or \
+                    self._ask(request, [stdin_read, responses, log])
+        except BaseException:
+            os.close(stdin_write)
+            raise
+        finally:
+            os.close(stdin_read)
+        if answer is None:
+            os.close(stdin_write)
+            raise RuntimeError(f"the Lambda fork server ended (its log: {self._log})")
+        pid, pidfd = answer
+        return ForkedProcess(pid, pidfd, os.fdopen(stdin_write, "wb"))
+
+    def _ask(self, request: bytes, fds: list[int]) -> tuple[int, int | None] | None:
+        """The new environment's pid and pidfd (None: it has ended already); None when the server is gone."""
+        try:
+            server = self._connected()
+            socket.send_fds(server, [request], fds)
+            reply, pidfds, _flags, _address = socket.recv_fds(server, MAX_MESSAGE, 1)
+        except OSError:
+            reply, pidfds = b"", []
+        if not reply:
+            self._stop()
+            return None
+        return int(json.loads(reply)["pid"]), (pidfds[0] if pidfds else None)
 
     def _connected(self) -> socket.socket:
         if self._socket is None:

@@ -253,40 +253,25 @@ class LambdaInvoker:
             self._idle.setdefault(key, []).append(environment)
 
     def _start(self, spec: FunctionSpec, env: dict[str, str]) -> _Environment:
-        if self._fork_server is not None and forkable(env, str(REPO)):
-            return self._fork(self._fork_server, spec, env)
         scratch = tempfile.mkdtemp(prefix="onyx-lambda-")
         read_end, write_end = os.pipe()
         try:
             with open(self.log_dir / f"{spec.name}.log", "ab") as log:
-                # No PDEATHSIG: it fires when the *thread* that started the process ends, and invocations come
-                # from the moto server's short-lived request threads. The runtime ends at EOF on its stdin instead.
-                process = subprocess.Popen(
-                    [sys.executable, "-m", "local.lambda_runtime", spec.handler, str(write_end)],
-                    stdin=subprocess.PIPE, stdout=log, stderr=log, env=env, cwd=scratch, pass_fds=(write_end,))
+                process: subprocess.Popen[bytes] | ForkedProcess
+                if self._fork_server is not None and forkable(env, str(REPO)):
+                    process = self._fork_server.start_environment(spec.handler, env, scratch, responses=write_end,
+                                                                  log=log.fileno())
+                else:
+                    # No PDEATHSIG: it fires when the *thread* that started the process ends, and invocations
+                    # come from the moto server's short-lived request threads. The runtime ends at EOF on its
+                    # stdin instead.
+                    process = subprocess.Popen(
+                        [sys.executable, "-m", "local.lambda_runtime", spec.handler, str(write_end)],
+                        stdin=subprocess.PIPE, stdout=log, stderr=log, env=env, cwd=scratch, pass_fds=(write_end,))
         except BaseException:
             os.close(read_end)
             shutil.rmtree(scratch, ignore_errors=True)
             raise
         finally:
             os.close(write_end)
-        return _Environment(process=process, responses=read_end, scratch=scratch)
-
-    def _fork(self, server: ForkServer, spec: FunctionSpec, env: dict[str, str]) -> _Environment:
-        scratch = tempfile.mkdtemp(prefix="onyx-lambda-")
-        read_end, write_end = os.pipe()
-        stdin_read, stdin_write = os.pipe()
-        try:
-            with open(self.log_dir / f"{spec.name}.log", "ab") as log:
-                pid, pidfd = server.start_environment(spec.handler, env, scratch, stdin=stdin_read,
-                                                      responses=write_end, log=log.fileno())
-        except BaseException:
-            for fd in (read_end, stdin_write):
-                os.close(fd)
-            shutil.rmtree(scratch, ignore_errors=True)
-            raise
-        finally:
-            os.close(write_end)
-            os.close(stdin_read)
-        process = ForkedProcess(pid, pidfd, os.fdopen(stdin_write, "wb"))
         return _Environment(process=process, responses=read_end, scratch=scratch)

@@ -41,7 +41,7 @@ from local.postgres import create_database, drop_database
 from local.simulate import Activity as SimulatedActivity
 from local.simulate import simulate
 from ops.executions import ExecutionOutcome, ExecutionWatcher, new_run_id, redrive
-from tests.fixtures.local_cloud import empty_bucket, function_environments
+from tests.fixtures.local_cloud import empty_bucket, function_environments, put_secrets, secrets_written_since
 from tests.local_cloud.helpers import SecretOutage
 
 FAULTS_DIR = Path(__file__).resolve().parent / "faults"
@@ -199,7 +199,9 @@ class Campaign:
         """
         self._close_late(commit=False)
         self._end_outages()
-        written = self._secrets_written()
+        secrets = self.cloud.client("secretsmanager")
+        # Before the first reset the warm environments hold whatever the module's cloud booted with.
+        written = self._secret_versions is None or secrets_written_since(secrets, self._secret_versions)
         self.drop_databases()
         self.source = self._database(f"onyx_hard_src_{self._tag}", self.seeded_template)
         self.warehouse = self._database(f"onyx_hard_wh_{self._tag}")
@@ -208,10 +210,8 @@ class Campaign:
             apply_migrations(conn, self.schema)
         finally:
             conn.close()
-        secrets = self.cloud.client("secretsmanager")
-        self._secret_versions = {
-            name: secrets.put_secret_value(SecretId=name, SecretString=json.dumps(credentials.to_secret()))["VersionId"]
-            for name, credentials in ((self.source_secret, self.source), (self.warehouse_secret, self.warehouse))}
+        self._secret_versions = put_secrets(secrets, {self.source_secret: self.source,
+                                                      self.warehouse_secret: self.warehouse})
         assert self.cloud.moto is not None
         assert self.cloud.moto.invoker is not None
         if written:
@@ -221,14 +221,6 @@ class Campaign:
         self.record = Record()
         self.fault = "none"
         self.log = []
-
-    def _secrets_written(self) -> bool:
-        """Whether anything but the last reset wrote the secrets (True before the first reset)."""
-        if self._secret_versions is None:
-            return True
-        manager = self.cloud.client("secretsmanager")
-        return any(manager.describe_secret(SecretId=name).get("VersionIdsToStages", {}).get(version) != ["AWSCURRENT"]
-                   for name, version in self._secret_versions.items())
 
     def _database(self, name: str, template: str | None = None) -> DatabaseCredentials:
         credentials = create_database(self.server, name, template)
