@@ -24,7 +24,7 @@ from moto.stepfunctions.models import stepfunctions_backends
 
 from local import synth_cache
 from local.moto_cloud import ACCOUNT, REGION
-from stacks.config import cdk_json_context
+from stacks.config import cdk_json_context, check_keys, load_config
 
 REPO = Path(__file__).resolve().parent.parent
 # For runs whose source activity is committed before the run starts (`run`, tests, `make bench`): no
@@ -51,13 +51,16 @@ class Deployment:
 
 
 def parse_overrides(pairs: list[str]) -> dict[str, str]:
-    """`-c KEY=VALUE` pairs, as `cdk -c` takes them."""
+    """`-c KEY=VALUE` pairs, as `cdk -c` takes them, checked as app.py would check them (unknown keys, bad
+    values: stacks.config.ConfigError naming the key) before anything is started."""
     overrides: dict[str, str] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise DeployError(f"-c expects KEY=VALUE, got {pair!r}")
         overrides[key] = value
+    check_keys(overrides)
+    load_config({**cdk_json_context(), **overrides})
     return overrides
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Stack
+from aws_cdk import Annotations, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
@@ -41,4 +41,12 @@ class Alerts(Construct):
             master_key=self.key,
             enforce_ssl=True,
         )
-        self.topic.add_subscription(subscriptions.EmailSubscription(config.alert_email))
+        if config.alert_email is None:
+            # Said at every synth: alerts reach the topic, and nobody, until someone subscribes.
+            Annotations.of(self).add_warning_v2(
+                "onyx:noAlertEmail",
+                f"environment {config.env_name!r} has no alertEmail: failed runs and alarms go to the topic only, "
+                "with no e-mail subscription (set -c alertEmail=you@example.com)",
+            )
+        else:
+            self.topic.add_subscription(subscriptions.EmailSubscription(config.alert_email))

@@ -8,7 +8,7 @@ from typing import Any
 
 from aws_cdk import App, Environment
 
-from stacks.config import CONTEXT_ROOT, ENV_KEY, KEYS, cdk_json_context, load_config
+from stacks.config import CONTEXT_ROOT, ENV_KEY, KEYS, cdk_json_context, check_keys, load_config
 from stacks.nag import check_with_cdk_nag
 from stacks.onyx_stack import OnyxStack
 
@@ -20,6 +20,7 @@ def build_app(context: Mapping[str, Any] | None = None, *, outdir: str | None = 
     Raises stacks.config.ConfigError naming the key when the configuration is invalid.
     """
     app = App(context=None if context is None else {**cdk_json_context(), **context}, outdir=outdir)
+    check_keys(app.node.get_all_context())
     config = load_config(_context_values(app))
     account = config.account or os.environ.get("CDK_DEFAULT_ACCOUNT")
     region = config.region or os.environ.get("CDK_DEFAULT_REGION")

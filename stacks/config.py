@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from lambdas.shared.constants import DEFAULT_SAFETY_LAG_SECONDS, DEFAULT_SCHEDULE_MINUTES
+from lambdas.shared.database import DEFAULT_SSL_MODE, SSL_MODES
 
-CDK_JSON: Final = Path(__file__).resolve().parent.parent / "cdk.json"
+REPO: Final = Path(__file__).resolve().parent.parent
+CDK_JSON: Final = REPO / "cdk.json"
 CONTEXT_ROOT: Final = "onyx"
 ENV_KEY: Final = "env"
 DEFAULT_ENV: Final = "dev"
@@ -29,9 +31,20 @@ _SECRET_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
 _TAG_KEY = re.compile(r"^[\w .:/=+\-@]{1,128}$")
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+_HOST = re.compile(rf"^{_DOMAIN_LABEL}(?:\.{_DOMAIN_LABEL})*$")
+# EC2 resource ids: a prefix and 8 (older) or 17 hexadecimal digits.
+_EC2_ID = {
+    prefix: re.compile(rf"^{prefix}-(?:[0-9a-f]{{8}}|[0-9a-f]{{17}})$") for prefix in ("vpc", "subnet", "sg", "rtb")
+}
+_KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z]{2}(-[a-z]+)+-\d:\d{12}:key/(?:mrk-[0-9a-f]{32}|[0-9a-f-]{36})$")
+# The interface (or, for S3, gateway) endpoints a VPC without a NAT needs for what the functions call.
+VPC_ENDPOINTS: Final = ("s3", "secretsmanager", "sts", "xray")
+# Environments that must page a person: they refuse to synthesize without alertEmail.
+ALERT_EMAIL_REQUIRED: Final = frozenset({"prod"})
 
 MemoryMb = Annotated[int, Field(ge=128, le=10240)]
 TimeoutSeconds = Annotated[int, Field(ge=1, le=900)]
+Port = Annotated[int, Field(ge=1, le=65535)]
 
 
 class ConfigError(ValueError):
@@ -44,7 +57,8 @@ class OnyxConfig(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
 
     env_name: str = Field(default=DEFAULT_ENV, exclude=True)
-    alert_email: str
+    # None: no e-mail subscription (said at synth); environments in ALERT_EMAIL_REQUIRED refuse that.
+    alert_email: str | None = None
     schedule_minutes: Annotated[int, Field(ge=1, le=1440)] = DEFAULT_SCHEDULE_MINUTES
     safety_lag_seconds: Annotated[int, Field(ge=0, le=3600)] = DEFAULT_SAFETY_LAG_SECONDS
     source_secret_name: str
@@ -64,13 +78,129 @@ class OnyxConfig(BaseModel):
     account: str | None = None
     region: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
+    # Private networking: the extract, transform and load functions run in these subnets of this VPC.
+    vpc_id: str | None = None
+    subnet_ids: tuple[str, ...] = ()
+    security_group_ids: tuple[str, ...] = ()  # none: one security group of the stack's, egress only
+    route_table_ids: tuple[str, ...] = ()  # for the S3 gateway endpoint
+    vpc_endpoints: tuple[str, ...] = ()  # subset of VPC_ENDPOINTS the stack creates (the VPC lacks them)
+    # Where each database is, when its secret does not say (the secret RDS manages holds only the login), how
+    # its connection is protected, and the customer managed KMS key its secret is encrypted with, if any.
+    source_host: str | None = None
+    source_port: Port | None = None
+    source_database: str | None = None
+    source_ssl_mode: str = DEFAULT_SSL_MODE
+    source_secret_key_arn: str | None = None
+    warehouse_host: str | None = None
+    warehouse_port: Port | None = None
+    warehouse_database: str | None = None
+    warehouse_ssl_mode: str = DEFAULT_SSL_MODE
+    warehouse_secret_key_arn: str | None = None
+    # A PEM bundle of the certificate authorities verify-ca / verify-full trust (the RDS one), as a path in this
+    # repository; it is shipped in the functions' code. None: the runtime's default trust store.
+    ssl_root_cert: str | None = None
 
     @field_validator("alert_email")
     @classmethod
-    def _email(cls, value: str) -> str:
+    def _email(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
         if not _EMAIL.fullmatch(value.strip()):
             raise ValueError(f"not an e-mail address: {value!r}")
         return value.strip()
+
+    @field_validator("subnet_ids", "security_group_ids", "route_table_ids", "vpc_endpoints", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        # `-c subnetIds=subnet-1,subnet-2` arrives as one string; cdk.json may hold a list.
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("vpc_id")
+    @classmethod
+    def _vpc_id(cls, value: str | None) -> str | None:
+        return _ec2_id("vpc", value) if value else None
+
+    @field_validator("subnet_ids")
+    @classmethod
+    def _subnet_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_ec2_id("subnet", item) for item in value)
+
+    @field_validator("security_group_ids")
+    @classmethod
+    def _security_group_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_ec2_id("sg", item) for item in value)
+
+    @field_validator("route_table_ids")
+    @classmethod
+    def _route_table_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_ec2_id("rtb", item) for item in value)
+
+    @field_validator("vpc_endpoints")
+    @classmethod
+    def _vpc_endpoints(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [item for item in value if item not in VPC_ENDPOINTS]
+        if unknown:
+            raise ValueError(
+                f"unknown endpoint {', '.join(map(repr, unknown))}; choose from {', '.join(VPC_ENDPOINTS)}")
+        return tuple(dict.fromkeys(value))
+
+    @field_validator("source_host", "warehouse_host")
+    @classmethod
+    def _host(cls, value: str | None) -> str | None:
+        if value is not None and not _HOST.fullmatch(value):
+            raise ValueError(f"not a host name or IPv4 address: {value!r}")
+        return value
+
+    @field_validator("source_database", "warehouse_database")
+    @classmethod
+    def _database(cls, value: str | None) -> str | None:
+        if value is not None and not 0 < len(value) <= 63:
+            raise ValueError(f"not a PostgreSQL database name (1-63 characters): {value!r}")
+        return value
+
+    @field_validator("source_ssl_mode", "warehouse_ssl_mode")
+    @classmethod
+    def _ssl_mode(cls, value: str) -> str:
+        if value not in SSL_MODES:
+            raise ValueError(f"not an sslmode; use one of {', '.join(SSL_MODES)}: {value!r}")
+        return value
+
+    @field_validator("source_secret_key_arn", "warehouse_secret_key_arn")
+    @classmethod
+    def _kms_key_arn(cls, value: str | None) -> str | None:
+        if value is not None and not _KMS_KEY_ARN.fullmatch(value):
+            raise ValueError(f"not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>): {value!r}")
+        return value
+
+    @field_validator("ssl_root_cert")
+    @classmethod
+    def _ssl_root_cert(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        path = (REPO / value).resolve()
+        if not path.is_relative_to(REPO) or not path.is_file():
+            raise ValueError(f"not a file in this repository (a path relative to it, shipped with the functions): "
+                             f"{value!r}")
+        return path.relative_to(REPO).as_posix()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> OnyxConfig:
+        if self.alert_email is None and self.env_name in ALERT_EMAIL_REQUIRED:
+            raise ValueError(f"alertEmail: is required in the {self.env_name!r} environment (failed runs and "
+                             "alarms must reach a person)")
+        if self.vpc_id and not self.subnet_ids:
+            raise ValueError("subnetIds: is required with vpcId (the private subnets the functions run in)")
+        vpc_only = {"subnetIds": self.subnet_ids, "securityGroupIds": self.security_group_ids,
+                    "routeTableIds": self.route_table_ids, "vpcEndpoints": self.vpc_endpoints}
+        for key, value in vpc_only.items():
+            if value and not self.vpc_id:
+                raise ValueError(f"{key}: needs vpcId (it only applies to functions in a VPC)")
+        if "s3" in self.vpc_endpoints and not self.route_table_ids:
+            raise ValueError("routeTableIds: is required when vpcEndpoints includes s3 (a gateway endpoint is a "
+                             "route in the subnets' route tables)")
+        return self
 
     @field_validator("source_secret_name", "warehouse_secret_name")
     @classmethod
@@ -134,8 +264,48 @@ class OnyxConfig(BaseModel):
     def stack_name(self) -> str:
         return f"Onyx-{self.env_name}"
 
+    @property
+    def in_vpc(self) -> bool:
+        return self.vpc_id is not None
+
+
+def _ec2_id(prefix: str, value: str) -> str:
+    if not _EC2_ID[prefix].fullmatch(value):
+        raise ValueError(f"not a {prefix}- id ({prefix}- and 8 or 17 hexadecimal digits): {value!r}")
+    return value
+
 
 KEYS: Final = tuple(field.alias or name for name, field in OnyxConfig.model_fields.items() if name != "env_name")
+
+
+def required_keys(env_name: str) -> tuple[str, ...]:
+    """The keys environment `env_name` cannot do without."""
+    required = tuple(field.alias or name for name, field in OnyxConfig.model_fields.items() if field.is_required())
+    return (*required, "alertEmail") if env_name in ALERT_EMAIL_REQUIRED else required
+
+
+# Context keys that are not an environment's settings: the environment to build, and the environments.
+OWN_KEYS: Final = (ENV_KEY, CONTEXT_ROOT)
+# A context key shaped like ours (a plain camelCase word). CDK's own keys have "@", ":" or "-" in them
+# (feature flags, aws:cdk:..., lookups cached in cdk.context.json), so a key of this shape that we do not
+# know is a typo: `-c scheduleMinute=5` would otherwise be ignored without a word.
+_OUR_SHAPE = re.compile(r"^[a-z][A-Za-z0-9]*$")
+
+
+def unknown_keys(context_keys: Iterable[str]) -> list[str]:
+    """The keys of `context_keys` that look like Onyx settings but are none."""
+    known = {*KEYS, *OWN_KEYS}
+    return sorted(key for key in context_keys if _OUR_SHAPE.fullmatch(key) and key not in known)
+
+
+def check_keys(context_keys: Iterable[str]) -> None:
+    """Raise ConfigError naming each unknown key and the known ones."""
+    unknown = unknown_keys(context_keys)
+    if unknown:
+        raise ConfigError(
+            f"unknown context key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
+            f"known keys: {', '.join((*OWN_KEYS, *KEYS))}"
+        )
 
 
 def cdk_json_context(path: Path = CDK_JSON) -> dict[str, Any]:
@@ -172,9 +342,12 @@ def load_config(context: Mapping[str, Any]) -> OnyxConfig:
     except ValidationError as error:
         problems = []
         for item in error.errors():
-            key = str(item["loc"][0]) if item["loc"] else "?"
-            where = sources.get(key, f"cdk.json context '{CONTEXT_ROOT}.environments.{env_name}.{key}'")
             message = item["msg"].removeprefix("Value error, ")
+            if item["loc"]:
+                key = str(item["loc"][0])
+            else:  # a rule across keys (_consistent) names its key first: "key: message"
+                key, _, message = message.partition(": ")
+            where = sources.get(key, f"cdk.json context '{CONTEXT_ROOT}.environments.{env_name}.{key}'")
             if item["type"] == "missing":
                 message = "is required"
             elif item["type"] == "extra_forbidden":

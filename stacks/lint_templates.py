@@ -20,17 +20,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from stacks.config import CONTEXT_ROOT, ENV_KEY, OnyxConfig, cdk_json_context
+from stacks.config import ALERT_EMAIL_REQUIRED, CONTEXT_ROOT, ENV_KEY, cdk_json_context, required_keys
 
-# A stand-in for each key an environment must have; checked against OnyxConfig's required fields by the tests.
+# A stand-in for each key an environment may have to have; checked against stacks.config.required_keys by the tests.
 LINT_VALUES: Final = {
     "alertEmail": "lint@example.com",
     "sourceSecretName": "onyx/lint/totesys",  # pragma: allowlist secret
     "warehouseSecretName": "onyx/lint/warehouse",  # pragma: allowlist secret
 }
-REQUIRED_KEYS: Final = tuple(
-    field.alias or name for name, field in OnyxConfig.model_fields.items() if field.is_required()
-)
+# Every key some environment requires.
+REQUIRED_KEYS: Final = tuple(dict.fromkeys(key for env in ("", *ALERT_EMAIL_REQUIRED) for key in required_keys(env)))
 
 STATE_MACHINE: Final = "AWS::StepFunctions::StateMachine"
 # asl-validator checks a Task's Resource is an ARN: the placeholders only need to be well formed.
@@ -60,7 +59,7 @@ def synth_arguments(env: str, context: Mapping[str, Any]) -> list[str]:
         raise LintInputError(f"unknown environment {env!r}; cdk.json defines {sorted(defined)}")
     given = set(defined[env] or {}) | set(context)
     arguments = ["-c", f"{ENV_KEY}={env}"]
-    for key in REQUIRED_KEYS:
+    for key in required_keys(env):
         if key not in given:
             if key not in LINT_VALUES:
                 raise LintInputError(f"environment {env!r} leaves {key!r} to -c; add its stand-in to LINT_VALUES")

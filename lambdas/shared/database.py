@@ -10,7 +10,9 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import pg8000.native
 
-SSL_MODES = ("disable", "require", "verify-full")
+# libpq's sslmode values, with libpq's meanings (`allow`, plain text first, is not offered).
+SSL_MODES = ("disable", "prefer", "require", "verify-ca", "verify-full")
+DEFAULT_SSL_MODE = "require"
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,24 @@ def test_execute_prints_one_json_object_and_exits_non_zero_when_the_run_fails(cl
     assert "sales_order_id=9" in outcome["error"]["cause"]
 
 
+@pytest.mark.parametrize(
+    ("pair", "message"),
+    [
+        ("scheduleMinute=5", "error: unknown context key 'scheduleMinute'; known keys: env, onyx, alertEmail, "),
+        ("scheduleMinutes=0", "error: invalid Onyx configuration for environment 'dev':\n  scheduleMinutes: Input "
+                              "should be greater than or equal to 1 (from context key 'scheduleMinutes'"),
+        ("scheduleMinutes", "error: -c expects KEY=VALUE, got 'scheduleMinutes'"),
+    ],
+)
+def test_a_bad_context_key_is_one_line_before_anything_starts(tmp_path, capsys, monkeypatch, pair, message):
+    from local.cli import main
+
+    monkeypatch.setenv("ONYX_LOCAL_DIR", str(tmp_path))
+    assert main(["up", "-c", pair]) == 1
+    assert capsys.readouterr().err.startswith(message)
+    assert list(tmp_path.iterdir()) == []  # nothing was started: no state, no cluster, no synth
+
+
 def test_execute_without_a_running_cloud_says_how_to_start_one(tmp_path):
     result = _local("execute", directory=tmp_path)
     assert result.returncode == 1

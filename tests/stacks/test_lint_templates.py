@@ -29,23 +29,28 @@ def test_every_environment_of_cdk_json_is_linted():
 
 
 def test_an_environment_cdk_json_configures_fully_is_synthesized_as_it_is_deployed():
-    assert synth_arguments("prod", cdk_json_context()) == ["-c", "env=prod"]
+    assert synth_arguments("dev", cdk_json_context()) == ["-c", "env=dev"]
+
+
+def test_prod_gets_a_stand_in_alert_address_since_cdk_json_leaves_it_to_the_command_line():
+    assert synth_arguments("prod", cdk_json_context()) == ["-c", "env=prod", "-c", "alertEmail=lint@example.com"]
 
 
 def test_a_required_key_left_to_the_command_line_gets_its_stand_in():
     context = cdk_json_context()
-    staging = {key: value for key, value in context["onyx"]["environments"]["dev"].items() if key != "alertEmail"}
+    staging = {key: value for key, value in context["onyx"]["environments"]["dev"].items()
+               if key != "warehouseSecretName"}
     context["onyx"]["environments"]["staging"] = staging
 
     arguments = synth_arguments("staging", context)
 
-    assert arguments == ["-c", "env=staging", "-c", "alertEmail=lint@example.com"]
+    assert arguments == ["-c", "env=staging", "-c", "warehouseSecretName=onyx/lint/warehouse"]
     overrides = dict(pair.split("=", 1) for pair in arguments[1::2])
-    assert load_config({**context, **overrides}).alert_email == "lint@example.com"
+    assert load_config({**context, **overrides}).warehouse_secret_name == "onyx/lint/warehouse"
 
 
 def test_every_required_key_has_a_stand_in_the_config_accepts():
-    assert set(LINT_VALUES) == set(REQUIRED_KEYS)
+    assert set(LINT_VALUES) == set(REQUIRED_KEYS) == {"alertEmail", "sourceSecretName", "warehouseSecretName"}
     context = cdk_json_context()
     context["onyx"]["environments"]["bare"] = {}
 

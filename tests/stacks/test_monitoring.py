@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_cdk.assertions import Annotations, Match, Template
+
+from stacks.application import build_app, stack_of
 from tests.stacks.conftest import Synthesized
 
 
@@ -28,10 +31,20 @@ def test_alert_topic_refuses_publishing_without_ssl(synthesized):
     assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
-def test_alert_email_from_config_is_subscribed(synthesized):
-    (subscription,) = synthesized.resources("AWS::SNS::Subscription").values()
-    assert subscription["Properties"]["Protocol"] == "email"
-    assert subscription["Properties"]["Endpoint"] == "data-team@example.com"
+def test_alert_email_from_config_is_subscribed():
+    stack = stack_of(build_app({"alertEmail": "ops@example.org"}, nag=False))
+    subscriptions = Template.from_stack(stack).find_resources("AWS::SNS::Subscription")
+    assert [s["Properties"]["Protocol"] for s in subscriptions.values()] == ["email"]
+    assert [s["Properties"]["Endpoint"] for s in subscriptions.values()] == ["ops@example.org"]
+
+
+def test_without_an_alert_email_nothing_is_subscribed_and_synth_says_so(synthesized):
+    assert synthesized.config.alert_email is None
+    assert synthesized.resources("AWS::SNS::Subscription") == {}
+    warnings = Annotations.from_stack(synthesized.stack).find_warning("*", Match.string_like_regexp("alertEmail"))
+    assert [w.entry.data for w in warnings] == [
+        "environment 'dev' has no alertEmail: failed runs and alarms go to the topic only, with no e-mail "
+        "subscription (set -c alertEmail=you@example.com) [ack: onyx:noAlertEmail]"]
 
 
 def test_only_the_alarms_nothing_else_reports_e_mail(synthesized):
