@@ -4,7 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+# Node.js 24 (LTS) from package.json's `node` package, not the machine's: first on PATH for the CDK CLI and the
+# validators, and JSII_NODE for every Python process that imports the CDK (app.py and the tests also set it).
+NODE_BIN := $(CURDIR)/node_modules/.bin
+export PATH := $(NODE_BIN):$(PATH)
 # Bytecode caches on (even where the machine's environment turns them off): pytest keeps its assertion-rewritten
 # modules there, and each test process, command line and handler environment then skips compiling ours again.
 unexport PYTHONDONTWRITEBYTECODE
@@ -39,16 +42,16 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
-run: $(STAMP)
+run: $(STAMP) $(NODE_STAMP)
 	$(PY) -m local run
 
-test: $(STAMP)
+test: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest $(PYTEST_FAST_ARGS)
 
-bench: $(STAMP)
+bench: $(STAMP) $(NODE_STAMP)
 	$(PY) -m bench.run --scale $(SCALE) $(BENCH_ARGS)
 
 report: $(STAMP)

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import sys
 
-from stacks.application import build_app
-from stacks.config import ConfigError
+from stacks.node import use_pinned_node
+
+use_pinned_node()  # before aws_cdk is imported: jsii starts its Node then
+
+from stacks.application import build_app  # noqa: E402
+from stacks.config import ConfigError  # noqa: E402
 
 if __name__ == "__main__":
     try:

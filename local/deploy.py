@@ -91,8 +91,7 @@ def _synthesize(outdir: Path, context: dict[str, Any], cache_key: str | None,
     if progress is not None:
         progress("synthesizing the CDK app")
     env = {**os.environ, "CDK_OUTDIR": str(outdir), "CDK_CONTEXT_JSON": json.dumps(context),
-           "CDK_DEFAULT_ACCOUNT": ACCOUNT, "CDK_DEFAULT_REGION": REGION,
-           "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+           "CDK_DEFAULT_ACCOUNT": ACCOUNT, "CDK_DEFAULT_REGION": REGION}
     result = subprocess.run([sys.executable, "app.py"], cwd=REPO, env=env, capture_output=True, text=True,
                             check=False)
     if result.returncode != 0:

@@ -8,6 +8,10 @@ from pathlib import Path
 import pytest
 
 from local.seed.load import open_dump
+from stacks.node import use_pinned_node
+
+# Before any test module imports aws_cdk: jsii runs on the Node LTS package.json pins.
+use_pinned_node()
 
 # Powertools outside Lambda: a namespace for Metrics, no X-Ray daemon to talk to.
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "OnyxTest")

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 
 
 def _local(*args: str, directory: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ONYX_LOCAL_DIR": str(directory), "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+    env = {**os.environ, "ONYX_LOCAL_DIR": str(directory)}
     return subprocess.run([sys.executable, "-m", "local", *args], cwd=REPO, env=env, capture_output=True, text=True,
                           timeout=timeout, check=False)
 
