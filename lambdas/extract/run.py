@@ -166,7 +166,8 @@ def run_extract(credentials: DatabaseCredentials, s3: S3Client, bucket: str, run
                                "extract role, or a late commit may be missed beyond the safety lag",
                                extra={"hidden_sessions": horizon.hidden_sessions})
             with snapshot(conn):
-                check_source_schema(conn)
+                for note in check_source_schema(conn):
+                    logger.warning("the source allows values Onyx does not know", extra={"note": note})
                 windows = {t.name: Window.between(lows.get(t.name), horizon.high) for t in TABLES}
                 plan = plan_lanes(windows, _estimated_rows(conn), lanes=lanes, min_rows=lane_min_rows)
                 extracted: dict[str, TableExtract] = {}

@@ -1,9 +1,17 @@
 """Refuse a source whose tables differ from what Onyx knows (`lambdas.shared.totesys`), or whose server is
-too old for the reader's queries."""
+too old for the reader's queries.
+
+What is compared is what the reader depends on: each table's column names, and each column's kind. The
+names of the source's types are not: an enum column (`payment_type_name`, `transaction_type`) is read as its
+text (`CAST(... AS text)`), so any enum type serves, whatever an ORM named it, and so does a text column.
+Whether its values are ones Onyx knows is a question about data, answered row by row by the transform
+(`InvalidData`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import pg8000.native
 
@@ -18,29 +26,52 @@ _DATA_TYPES: dict[str, tuple[str, ...]] = {
     MONEY: ("numeric",),
     BOOL: ("boolean",),
 }
+_ENUM_EXPECTED = "an enum or text"
 
 # The reader batches each table by ranges of heap pages, a TID range scan (PostgreSQL 14 and later); an
 # older server would scan the whole table once per batch.
 MIN_SERVER_VERSION = 140000
 
+# information_schema says USER-DEFINED for any type of the user's; pg_type says which are enums (typtype 'e')
+# and pg_enum their labels.
 _COLUMNS_SQL = """
-    SELECT table_name, column_name, data_type, udt_name
-      FROM information_schema.columns
-     WHERE table_schema = current_schema() AND table_name = ANY(CAST(:tables AS text[]))
-     ORDER BY table_name, ordinal_position
+    SELECT c.table_name, c.column_name, c.data_type, c.udt_name, t.typtype = 'e' AS is_enum,
+           ARRAY(SELECT CAST(e.enumlabel AS text) FROM pg_catalog.pg_enum e
+                  WHERE e.enumtypid = t.oid ORDER BY e.enumsortorder) AS labels
+      FROM information_schema.columns c
+      LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = c.udt_schema
+      LEFT JOIN pg_catalog.pg_type t ON t.typnamespace = n.oid AND t.typname = c.udt_name
+     WHERE c.table_schema = current_schema() AND c.table_name = ANY(CAST(:tables AS text[]))
+     ORDER BY c.table_name, c.ordinal_position
 """
 
 
-def _expected_types(column: Column) -> tuple[tuple[str, str | None], ...]:
-    if column.kind.startswith("enum:"):
-        return (("USER-DEFINED", column.kind.removeprefix("enum:")),)
-    return tuple((data_type, None) for data_type in _DATA_TYPES[column.kind])
+@dataclass(frozen=True)
+class FoundColumn:
+    """A source column as the catalog describes it."""
+
+    name: str
+    data_type: str  # information_schema's: `integer`, `character varying`, `USER-DEFINED`...
+    udt_name: str  # the type's own name (`int4`, `varchar`, an enum's name)
+    is_enum: bool
+    labels: tuple[str, ...]  # an enum type's labels, in its order
+
+    @property
+    def shown(self) -> str:
+        return self.udt_name if self.data_type == "USER-DEFINED" else self.data_type
 
 
-def _differences(table: Table, found: list[tuple[str, str, str]]) -> list[str]:
+def kind_fits(column: Column, found: FoundColumn) -> bool:
+    """Whether the source column can be read as `column`'s kind (an enum column: any enum type, or text)."""
+    if column.known_values is not None:
+        return found.is_enum or found.data_type in _DATA_TYPES[TEXT]
+    return found.data_type in _DATA_TYPES[column.kind]
+
+
+def _differences(table: Table, found: list[FoundColumn]) -> list[str]:
     if not found:
         return ["table is missing"]
-    names = [name for name, _, _ in found]
+    names = [f.name for f in found]
     problems = []
     missing = [c for c in table.column_names if c not in names]
     extra = [c for c in names if c not in table.column_names]
@@ -49,27 +80,46 @@ def _differences(table: Table, found: list[tuple[str, str, str]]) -> list[str]:
     if extra:
         problems.append(f"unknown columns {', '.join(extra)}")
     columns = {c.name: c for c in table.columns}
-    for name, data_type, udt_name in found:
-        if name in columns:
-            allowed = _expected_types(columns[name])
-            if not any(data_type == t and (udt is None or udt == udt_name) for t, udt in allowed):
-                shown = udt_name if data_type == "USER-DEFINED" else data_type
-                problems.append(f"column {name} is {shown}, expected {columns[name].kind}")
+    for source_column in found:
+        column = columns.get(source_column.name)
+        if column is not None and not kind_fits(column, source_column):
+            expected = _ENUM_EXPECTED if column.known_values is not None else column.kind
+            problems.append(f"column {column.name} is {source_column.shown}, expected {expected}")
     return problems
 
 
-def check_source_schema(conn: pg8000.native.Connection, tables: Iterable[Table] = TABLES) -> None:
-    """Raise `SourceSchemaChanged` naming each table whose columns (names or types) differ."""
+def _unknown_labels(table: Table, found: list[FoundColumn]) -> list[str]:
+    """Notes on enum types that allow values Onyx does not know: acceptable (only a row holding one is not)."""
+    notes = []
+    columns = {c.name: c for c in table.columns}
+    for source_column in found:
+        column = columns.get(source_column.name)
+        if column is None or column.known_values is None or not source_column.is_enum:
+            continue
+        unknown = [label for label in source_column.labels if label not in column.known_values]
+        if unknown:
+            notes.append(f"{table.name}.{column.name} (type {source_column.udt_name}) also allows "
+                         f"{', '.join(unknown)}, which Onyx does not know: a row holding one fails the transform")
+    return notes
+
+
+def check_source_schema(conn: pg8000.native.Connection, tables: Iterable[Table] = TABLES) -> list[str]:
+    """Raise `SourceSchemaChanged` naming each table whose columns (names or kinds) differ.
+
+    Returns notes for the log: enum types whose labels include values Onyx does not know.
+    """
     version_num, version = conn.run(
         "SELECT current_setting('server_version_num'), current_setting('server_version')")[0]
     require_server_version(int(version_num), str(version))
     tables = tuple(tables)
-    found: dict[str, list[tuple[str, str, str]]] = {t.name: [] for t in tables}
-    for table_name, column_name, data_type, udt_name in conn.run(_COLUMNS_SQL, tables=[t.name for t in tables]):
-        found[table_name].append((column_name, data_type, udt_name))
+    found: dict[str, list[FoundColumn]] = {t.name: [] for t in tables}
+    for table_name, name, data_type, udt_name, is_enum, labels in conn.run(
+            _COLUMNS_SQL, tables=[t.name for t in tables]):
+        found[table_name].append(FoundColumn(name, data_type, udt_name, bool(is_enum), tuple(labels or ())))
     problems = [f"{t.name}: {'; '.join(p)}" for t in tables if (p := _differences(t, found[t.name]))]
     if problems:
         raise SourceSchemaChanged("Totesys schema differs from what Onyx knows: " + " | ".join(problems))
+    return [note for t in tables for note in _unknown_labels(t, found[t.name])]
 
 
 def require_server_version(version_num: int, version: str) -> None:

@@ -1,6 +1,8 @@
 """The Totesys source schema as Onyx knows it: one source of truth for extract, the generator and tests.
 
-Extract refuses a source table whose columns differ from these (`SourceSchemaChanged`).
+Extract refuses a source table whose columns differ from these in name or kind (`SourceSchemaChanged`);
+the names of the source's types are not compared. Transform refuses a row whose enum column holds a value
+not in `ENUMS` (`InvalidData`).
 """
 
 from __future__ import annotations
@@ -13,17 +15,26 @@ from pg8000.native import identifier
 # orders and payments are strings too ("YYYY-MM-DD"), not SQL dates.
 INT, TEXT, TIMESTAMP, MONEY, BOOL = "int", "text", "timestamp", "money", "bool"
 
+# The values Onyx knows for the two enum columns (kind "enum:<key>"), in Totesys' order. Totesys declares
+# them as the enum types payment_type_name and transaction_type; another source may name its types otherwise
+# or keep the columns as text: what Onyx reads is the value, as text.
 PAYMENT_TYPE_NAMES = ("SALES_RECEIPT", "SALES_REFUND", "PURCHASE_PAYMENT", "PURCHASE_REFUND")
 TRANSACTION_TYPES = ("SALE", "PURCHASE")
 ENUMS: dict[str, tuple[str, ...]] = {"payment_type_name": PAYMENT_TYPE_NAMES, "transaction_type": TRANSACTION_TYPES}
+ENUM_PREFIX = "enum:"
 
 
 @dataclass(frozen=True)
 class Column:
     name: str
-    kind: str  # INT, TEXT, TIMESTAMP, MONEY, BOOL, or "enum:<type name>"
+    kind: str  # INT, TEXT, TIMESTAMP, MONEY, BOOL, or "enum:<key of ENUMS>"
     nullable: bool = False
     references: str | None = None  # the table whose primary key this column refers to
+
+    @property
+    def known_values(self) -> tuple[str, ...] | None:
+        """The values an enum column may hold (None for any other kind)."""
+        return ENUMS[self.kind.removeprefix(ENUM_PREFIX)] if self.kind.startswith(ENUM_PREFIX) else None
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 
 from lambdas.shared.errors import InvalidData
 from lambdas.shared.star_schema import StarTable
-from lambdas.shared.totesys import BOOL, INT, MONEY, TIMESTAMP, Table
+from lambdas.shared.totesys import BOOL, INT, MONEY, TIMESTAMP, Column, Table
 
 INT32 = (-(2**31), 2**31 - 1)
 MONEY_TEXT = re.compile(r"-?\d{1,8}(\.\d{1,2})?")
@@ -139,6 +139,29 @@ def check_table(star: StarTable, table: pa.Table,
     check_references(star, table, known or {})
 
 
+def unknown_value_rule(column: Column, value: object) -> str:
+    """The rule an enum column's value breaks when Onyx does not know it."""
+    return f"{column.name} {json.dumps(value)} is not one of {', '.join(column.known_values or ())}"
+
+
+def check_known_values(source: Table, rows: pa.RecordBatch | pa.Table) -> None:
+    """Every value of the source's enum columns is one Onyx knows (`ENUMS`), else InvalidData naming the row.
+
+    The source may declare these columns as any enum type, with labels Onyx does not know, or as text (the
+    schema check compares kinds, not type names): only the values say whether a row can be read.
+    """
+    for column in source.columns:
+        known = column.known_values
+        if known is None:
+            continue
+        values = rows.column(column.name)
+        unknown = pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, value_set=pa.array(known, pa.string()))))
+        index = first_true(unknown)
+        if index is not None:
+            raise InvalidData(source.name, f"{source.key}={rows.column(source.key)[index].as_py()}",
+                              unknown_value_rule(column, values[index].as_py()))
+
+
 def explain_bad_line(source: Table, line: str) -> str | None:
     """Why one JSON Lines row breaks the contract (None if it keeps it): found after the fast reader refused."""
     try:
@@ -150,15 +173,17 @@ def explain_bad_line(source: Table, line: str) -> str | None:
     unexpected = sorted(set(row) - set(source.column_names))
     if unexpected:
         return f"unexpected column(s) {', '.join(unexpected)}"
-    for column in source.columns:
-        value = row.get(column.name)
-        if value is None:
-            if column.nullable:
-                continue
-            return f"{column.name} is null"
-        if not _fits(column.kind, value):
-            return f"{column.name} {json.dumps(value)} is not a valid {column.kind}"
-    return None
+    return next((reason for column in source.columns if (reason := _value_problem(column, row.get(column.name)))),
+                None)
+
+
+def _value_problem(column: Column, value: object) -> str | None:
+    """Why one value breaks its column's rule (None if it keeps it)."""
+    if value is None:
+        return None if column.nullable else f"{column.name} is null"
+    if column.known_values is not None:
+        return None if value in column.known_values else unknown_value_rule(column, value)
+    return None if _fits(column.kind, value) else f"{column.name} {json.dumps(value)} is not a valid {column.kind}"
 
 
 def _is_int(value: object) -> bool:
@@ -189,7 +214,7 @@ def _is_text(value: object) -> bool:
 
 
 def _fits(kind: str, value: object) -> bool:
-    return _VALID.get(kind, _is_text)(value)  # TEXT and enums: strings
+    return _VALID.get(kind, _is_text)(value)  # TEXT: strings
 
 
 def row_id(source: Table, line: str) -> str:

@@ -21,7 +21,7 @@ from lambdas.shared.layout import processed_data_key, transform_manifest_key
 from lambdas.shared.manifests import ExtractManifest, TableFiles, TransformManifest
 from lambdas.shared.star_schema import DIM_DATE, FACTS, STAR_TABLES, STAR_TABLES_BY_NAME, StarTable
 from lambdas.shared.totesys import TABLE_NAMES, TABLES_BY_NAME, Table
-from lambdas.transform.checks import KeySet, check_references, check_table, check_unique
+from lambdas.transform.checks import KeySet, check_known_values, check_references, check_table, check_unique
 from lambdas.transform.dates import build_dim_date
 from lambdas.transform.dimensions import build_dimensions
 from lambdas.transform.facts import BUILDERS
@@ -66,6 +66,10 @@ def run_transform(s3: Any, ingestion_bucket: str, processed_bucket: str, run_id:
     at = extract.started
 
     run = {table: read_table(s3, ingestion_bucket, TABLES_BY_NAME[table], files[table]) for table in STATE_COLUMNS}
+    # The run's own rows, not those a rebuilt state replays: a failed run's rows must not block the run that
+    # brings their correction.
+    for table, rows in run.items():
+        check_known_values(TABLES_BY_NAME[table], rows)
     stored = load_state(s3, processed_bucket)
     before = stored if stored is not None else replay_state(s3, ingestion_bucket, except_manifest=manifest_key)
     state = merge_state(before, run)
@@ -114,6 +118,7 @@ def _write_fact(s3: Any, bucket: str, star: StarTable, *, build: Callable[[pa.Ta
     output = FactOutput(scratch / f"{star.name}.parquet")
     with pq.ParquetWriter(output.path, star.schema, compression="zstd") as writer:
         for batch in iter_batches(s3, bucket, _source(star), keys):
+            check_known_values(_source(star), batch)
             fact = build(pa.Table.from_batches([batch]))
             check_references(star, fact, known)
             writer.write_table(fact)

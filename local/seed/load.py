@@ -13,11 +13,11 @@ import pg8000.native
 from pg8000.native import identifier
 
 from lambdas.shared.database import DatabaseCredentials
-from lambdas.shared.totesys import TABLES, Table
+from lambdas.shared.totesys import ENUMS, TABLES, TABLES_BY_NAME, Table
 from local.seed.copy_format import chunk_lines, copy_line
 from local.seed.generator import TotesysGenerator
+from local.seed.schema import SchemaVariant, created_types, source_schema_sql
 
-SCHEMA_SQL = Path(__file__).resolve().parent.parent / "sql" / "totesys_schema.sql"
 Progress = Callable[[str], None]
 # What a table's dump may be called, in order of preference; the repository's sample is gzipped.
 DUMP_SUFFIXES = (".jsonl", ".jsonl.gz", ".json")
@@ -41,12 +41,28 @@ def _reason(exc: Exception) -> str:
     return str(exc) or type(exc).__name__
 
 
-def apply_source_schema(conn: pg8000.native.Connection, *, reset: bool = False) -> None:
-    """Create the Totesys schema (idempotent); with `reset`, drop the tables and their data first."""
+def apply_source_schema(conn: pg8000.native.Connection, *, reset: bool = False,
+                        variant: SchemaVariant | None = None) -> None:
+    """Create the Totesys schema (idempotent), its enum columns declared as `variant` says (default: as Totesys
+    does, `local.seed.schema`); with `reset`, drop the tables, their data and their enum types first."""
     if reset:
+        types = dict.fromkeys([*_enum_types_in_use(conn),
+                               *(str(identifier(name)) for name in (*ENUMS, *created_types(variant)))])
         conn.run(" ".join(f"DROP TABLE IF EXISTS {t.sql_name} CASCADE;" for t in reversed(TABLES))
-                 + " DROP TYPE IF EXISTS payment_type_name; DROP TYPE IF EXISTS transaction_type;")
-    conn.run(SCHEMA_SQL.read_text())
+                 + "".join(f" DROP TYPE IF EXISTS {name};" for name in types))
+    conn.run(source_schema_sql(variant))
+
+
+def _enum_types_in_use(conn: pg8000.native.Connection) -> list[str]:
+    """The enum types the Totesys tables' columns have, as SQL names (whatever a variant called them)."""
+    rows = conn.run("""
+        SELECT DISTINCT CAST(CAST(a.atttypid AS regtype) AS text)
+          FROM pg_attribute a
+          JOIN pg_class c ON c.oid = a.attrelid
+          JOIN pg_type t ON t.oid = a.atttypid
+         WHERE c.relnamespace = CAST(current_schema() AS regnamespace) AND c.relname = ANY(CAST(:tables AS text[]))
+           AND t.typtype = 'e'""", tables=[t.name for t in TABLES])
+    return sorted(str(name) for (name,) in rows)
 
 
 def _require_empty(conn: pg8000.native.Connection) -> None:
@@ -95,11 +111,12 @@ def _reset_sequences(conn: pg8000.native.Connection) -> None:
 
 
 def _load(credentials: DatabaseCredentials, reset: bool, progress: Progress,
-          fill: Callable[[pg8000.native.Connection], dict[str, int]]) -> dict[str, int]:
+          fill: Callable[[pg8000.native.Connection], dict[str, int]], variant: SchemaVariant | None = None,
+          ) -> dict[str, int]:
     conn = connect(credentials)
     try:
         conn.run("BEGIN")
-        apply_source_schema(conn, reset=reset)
+        apply_source_schema(conn, reset=reset, variant=variant)
         _require_empty(conn)
         # Bulk-load idiom: drop the foreign keys, load, then add them back. Re-adding validates every
         # row in one join per key instead of one trigger call per row, and fails the load if any is broken.
@@ -118,8 +135,9 @@ def _load(credentials: DatabaseCredentials, reset: bool, progress: Progress,
 
 
 def seed_generated(credentials: DatabaseCredentials, scale: int, seed: int = 1, *, reset: bool = False,
-                   progress: Progress = lambda _: None) -> dict[str, int]:
-    """Fill an empty source with generated data for `scale` sales orders."""
+                   progress: Progress = lambda _: None, variant: SchemaVariant | None = None) -> dict[str, int]:
+    """Fill an empty source with generated data for `scale` sales orders (the schema as `variant` declares it:
+    the same data, whatever the enum columns' types)."""
     generator = TotesysGenerator(scale, seed)  # validates the scale before we touch the database
 
     def fill(conn: pg8000.native.Connection) -> dict[str, int]:
@@ -135,7 +153,7 @@ def seed_generated(credentials: DatabaseCredentials, scale: int, seed: int = 1, 
             progress(f"  {table.name:<15} {counts[table.name]:>10,} rows  {time.monotonic() - started:6.1f}s")
         return counts
 
-    return _load(credentials, reset, progress, fill)
+    return _load(credentials, reset, progress, fill, variant)
 
 
 def seed_from_jsonl(credentials: DatabaseCredentials, directory: Path, *, reset: bool = False,
@@ -202,18 +220,30 @@ def _dump_lines(path: Path, table: Table) -> Iterator[str]:
             yield copy_line([row[c] for c in table.column_names])
 
 
+def _column_type(conn: pg8000.native.Connection, table: Table, column: str) -> str:
+    """The column's type as SQL (`transaction_type`, `"TransactionType"`, `character varying(16)`)."""
+    return str(conn.run("SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
+                        "WHERE attrelid = CAST(:table AS regclass) AND attname = :column",
+                        table=table.sql_name, column=column)[0][0])
+
+
 def _derive_transactions(conn: pg8000.native.Connection) -> int:
-    """One transaction per order, numbered in creation order (as Totesys records them), set-based."""
-    conn.run("""
+    """One transaction per order, numbered in creation order (as Totesys records them), set-based.
+
+    The type is cast to the column's own type, whatever the source named it (or text); the order of the
+    kinds is Totesys' (SALE, then PURCHASE), whatever the type's sort order.
+    """
+    kind_type = _column_type(conn, TABLES_BY_NAME["transaction"], "transaction_type")
+    conn.run(f"""
         INSERT INTO "transaction" (transaction_id, transaction_type, sales_order_id, purchase_order_id,
                                    created_at, last_updated)
-        SELECT row_number() OVER (ORDER BY created_at, transaction_type, order_id), transaction_type,
-               CASE WHEN transaction_type = 'SALE' THEN order_id END,
-               CASE WHEN transaction_type = 'PURCHASE' THEN order_id END, created_at, created_at
-          FROM (SELECT 'SALE'::transaction_type AS transaction_type, sales_order_id AS order_id, created_at
+        SELECT row_number() OVER (ORDER BY created_at, kind_order, order_id), CAST(kind AS {kind_type}),
+               CASE WHEN kind = 'SALE' THEN order_id END,
+               CASE WHEN kind = 'PURCHASE' THEN order_id END, created_at, created_at
+          FROM (SELECT text 'SALE' AS kind, 1 AS kind_order, sales_order_id AS order_id, created_at
                   FROM sales_order
                 UNION ALL
-                SELECT 'PURCHASE', purchase_order_id, created_at FROM purchase_order) AS orders
+                SELECT 'PURCHASE', 2, purchase_order_id, created_at FROM purchase_order) AS orders
     """)
     return int(conn.row_count)
 
@@ -240,13 +270,13 @@ def _synthesize_payments(conn: pg8000.native.Connection, seed: int) -> int:
           FROM "transaction" t
           LEFT JOIN sales_order s ON s.sales_order_id = t.sales_order_id
           LEFT JOIN purchase_order p ON p.purchase_order_id = t.purchase_order_id
-          JOIN payment_type pt ON pt.payment_type_name = (
-               CASE WHEN t.transaction_type = 'SALE'
+          JOIN payment_type pt ON CAST(pt.payment_type_name AS text) = (
+               CASE WHEN CAST(t.transaction_type AS text) = 'SALE'
                     THEN CASE WHEN abs(hashint4extended(t.transaction_id, :seed)) % 100 < 3
                               THEN 'SALES_REFUND' ELSE 'SALES_RECEIPT' END
                     ELSE CASE WHEN abs(hashint4extended(t.transaction_id, :seed)) % 100 < 3
                               THEN 'PURCHASE_REFUND' ELSE 'PURCHASE_PAYMENT' END
-               END)::payment_type_name
+               END)
     """, seed=seed)
     return int(conn.row_count)
 

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+
 import pytest
 from moto.stepfunctions.parser.asl.component.common.retry import jitter_strategy_decl, retrier_decl
 
 from analytics.reconcile import reconcile
 from lambdas.shared.constants import TRANSIENT_RETRY, Env, States
 from lambdas.shared.database import DatabaseCredentials
+from local.postgres import create_database, drop_database
+from local.seed.load import seed_generated
+from local.seed.schema import RENAMED_ENUMS, TEXT_ENUMS, SchemaVariant
 from local.simulate import Activity, simulate
 from ops.executions import redrive
+from tests.fixtures.local_cloud import use_fresh_databases
+from tests.fixtures.postgres import SEEDED_SCALE
 from tests.local_cloud.helpers import RetryClock, outage_first, warehouse_contents
 from tests.sql import run_sql
+
+SOURCE_VARIANTS: dict[str, SchemaVariant] = {"enum types named otherwise": RENAMED_ENUMS,
+                                             "text columns": TEXT_ENUMS}
 
 
 def _reconciled(cloud) -> list[str]:
@@ -31,6 +42,24 @@ def retry_clock(monkeypatch) -> RetryClock:
     monkeypatch.setattr(retrier_decl, "time", clock.time)
     monkeypatch.setattr(jitter_strategy_decl, "random", clock.random)
     return clock
+
+
+@pytest.fixture(scope="module")
+def variant_templates(pg_server: DatabaseCredentials) -> Iterator[dict[str, str]]:
+    """Per SOURCE_VARIANTS, a template database holding the module cloud's seeded source (same scale, same seed,
+    same rows) in a schema whose enum columns are declared that way."""
+    names = {label: f"onyx_test_tpl_variant_{uuid.uuid4().hex[:8]}" for label in SOURCE_VARIANTS}
+    try:
+        for label, name in names.items():
+            seed_generated(create_database(pg_server, name), SEEDED_SCALE, seed=7, variant=SOURCE_VARIANTS[label])
+        yield names
+    finally:
+        for name in names.values():
+            drop_database(pg_server, name)
+
+
+def _without_ledger(contents: dict[str, list]) -> dict[str, list]:
+    return {table: rows for table, rows in contents.items() if table != "onyx_run"}  # run ids differ
 
 
 def test_full_load_then_incremental_run_reconcile_with_the_source(cloud):
@@ -140,3 +169,40 @@ def test_a_redriven_execution_and_a_repeated_run_duplicate_nothing(cloud, retry_
     assert repeated.succeeded
     assert sum(repeated.extracted.values()) == 0
     assert warehouse_contents(cloud) == loaded
+
+
+def test_sources_whose_enum_columns_are_other_enum_types_or_text_load_the_same_warehouse(cloud, pg_server,
+                                                                                         variant_templates):
+    totesys = cloud.execute()
+    assert totesys.succeeded, totesys.error
+    expected = _without_ledger(warehouse_contents(cloud))
+    assert len(expected["dim_transaction"]) == 426  # 300 sales and 126 purchase orders, one transaction each
+
+    declared = {}
+    for label, template in variant_templates.items():
+        use_fresh_databases(cloud, pg_server, template)
+        declared[label] = sorted(tuple(row) for row in run_sql(cloud.state.source_url, """
+            SELECT column_name, udt_name FROM information_schema.columns
+             WHERE column_name IN ('payment_type_name', 'transaction_type')"""))
+
+        outcome = cloud.execute()
+
+        assert outcome.succeeded, (label, outcome.error)
+        assert outcome.extracted == totesys.extracted, label
+        assert _without_ledger(warehouse_contents(cloud)) == expected, label
+        assert _reconciled(cloud) == [], label
+    assert declared == {
+        "enum types named otherwise": [("payment_type_name", "PaymentTypeName"),
+                                       ("transaction_type", "TransactionType")],
+        "text columns": [("payment_type_name", "text"), ("transaction_type", "varchar")]}
+
+    # A text column holds any value: one Onyx does not know fails the run as any invalid row does.
+    run_sql(cloud.state.source_url, """INSERT INTO "transaction" (transaction_type) VALUES ('REFUND')""")
+    refund = cloud.execute()
+
+    assert refund.status == "FAILED"
+    assert refund.error["error"] == "InvalidData"
+    (alert,) = cloud.moto.alerts
+    assert alert.subject == "Onyx dev: run FAILED in Transform (InvalidData)"
+    assert ('Message:   transaction transaction_id=427: transaction_type "REFUND" is not one of SALE, PURCHASE'
+            in alert.message.splitlines())

@@ -10,14 +10,19 @@ import pytest
 
 from lambdas.shared.errors import InvalidData
 from lambdas.shared.layout import ingestion_data_key
+from lambdas.shared.totesys import TABLES_BY_NAME
+from lambdas.transform.checks import explain_bad_line
 from lambdas.transform.runner import run_transform
 from tests.transform.runs import (
     counterparty,
     currency,
     first_run,
+    payment_type,
     put_run,
+    read_star,
     sales_order,
     staff,
+    transaction,
     transform,
 )
 
@@ -57,6 +62,50 @@ def test_unknown_currency_code_names_table_key_and_reason(aws):
     exc = _refused(aws, _with("currency", currency(7, "XYZ")))
 
     assert _error(exc) == ("currency", "currency_id=7", "currency_code 'XYZ' is not an ISO 4217 code")
+
+
+def test_a_transaction_type_onyx_does_not_know_names_table_key_and_rule(aws):
+    exc = _refused(aws, _with("transaction", transaction(3, "REFUND", sales_order_id=2)))
+
+    assert _error(exc) == ("transaction", "transaction_id=3", 'transaction_type "REFUND" is not one of SALE, PURCHASE')
+
+
+def test_a_payment_type_name_onyx_does_not_know_names_table_key_and_rule(aws):
+    exc = _refused(aws, _with("payment_type", payment_type(5, "CASH")))
+
+    assert _error(exc) == ("payment_type", "payment_type_id=5", 'payment_type_name "CASH" is not one of '
+                           "SALES_RECEIPT, SALES_REFUND, PURCHASE_PAYMENT, PURCHASE_REFUND")
+
+
+@pytest.mark.parametrize(("table", "bad", "corrected", "star"), [
+    ("transaction", transaction(3, "REFUND", sales_order_id=2),
+     transaction(3, "SALE", sales_order_id=2, stamp="2024-01-02T10:00:00.000"), "dim_transaction"),
+    ("payment_type", payment_type(5, "CASH"), payment_type(5, "SALES_REFUND", stamp="2024-01-02T10:00:00.000"),
+     "dim_payment_type"),
+], ids=["transaction_type", "payment_type_name"])
+def test_after_a_first_run_refused_for_an_unknown_value_the_run_bringing_the_correction_succeeds(
+        aws, table, bad, corrected, star):
+    """The refused run left no state, so the next one rebuilds it from every extract manifest, the refused run's
+    included: its unknown value must not block the run that corrects it."""
+    _refused(aws, _with(table, bad))
+
+    payload = transform(aws, "run-fixed", _with(table, corrected))
+
+    assert payload["transformed"][star] == 3
+    names = read_star(aws, star, "run-fixed").column(f"{table}_{'type' if table == 'transaction' else 'name'}")
+    assert names.to_pylist() == {"transaction": ["SALE", "PURCHASE", "SALE"],
+                     "payment_type": ["SALES_RECEIPT", "PURCHASE_PAYMENT", "SALES_REFUND"]}[table]
+
+
+def test_an_unknown_enum_value_is_found_by_the_line_by_line_reading_too():
+    """When the fast reader refuses a file, the rows are explained one by one: an enum value under the same rule."""
+    table = TABLES_BY_NAME["transaction"]
+
+    assert explain_bad_line(table, json.dumps(transaction(3, "SALE", sales_order_id=1))) is None
+    assert explain_bad_line(table, json.dumps(transaction(3, "sale", sales_order_id=1))) == (
+        'transaction_type "sale" is not one of SALE, PURCHASE')
+    assert explain_bad_line(table, json.dumps(transaction(3, 7, sales_order_id=1))) == (
+        "transaction_type 7 is not one of SALE, PURCHASE")
 
 
 def test_fact_with_unknown_staff_names_table_key_and_reason(aws):
