@@ -105,12 +105,13 @@ audit: $(STAMP)
 	$(VENV)/bin/pip-audit $(PIP_AUDIT_STRICT) --progress-spinner off --no-deps --disable-pip $(AUDIT_REQUIREMENTS)
 
 # Third-party validators on the synthesized templates (part of lint). lint-synth synthesizes every environment of
-# cdk.json through the CDK CLI, as `make synth` does, into $(LINT_DIR)/<env>; then cfn-lint, checkov and
+# cdk.json, and each variant of stacks/lint_templates.py (dev-vpc: dev in a VPC, with every endpoint), through the
+# CDK CLI, as `make synth` does, into $(LINT_DIR)/<target>; then cfn-lint, checkov and
 # asl-validator (on each state machine's definition) run on the templates, and any finding fails. Skips, each with
 # its reason: .cfnlintrc.yaml, .checkov.yaml. tests/hardening/test_lint_gates.py runs each validator on planted
 # templates: LINT_TEMPLATES=<files> LINT_SYNTH= (no synth).
 LINT_DIR ?= .build/lint
-LINT_ENVS ?= $$($(PY) -m stacks.lint_templates environments)
+LINT_ENVS ?= $$($(PY) -m stacks.lint_templates targets)
 LINT_TEMPLATES ?= $(LINT_DIR)/*/*.template.json
 LINT_SYNTH ?= lint-synth
 CHECKOV_VENV := .build/checkov

@@ -2,7 +2,8 @@
 
 What runs locally is therefore what `cdk deploy` would create: the same template, the same state
 machine definition, the same function environments. Only what moto needs in place of the CDK
-bootstrap stack (the bootstrap version parameter, the asset bucket and its objects) is prepared here.
+bootstrap stack (the bootstrap version parameter, the asset bucket and its objects), and of the
+account's own VPC when the configuration names one (local/moto_network.py), is prepared here.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from moto.stepfunctions.models import stepfunctions_backends
 
 from local import synth_cache
 from local.moto_cloud import ACCOUNT, REGION
+from local.moto_network import create_network
 from stacks.config import cdk_json_context, check_keys, load_config
 
 REPO = Path(__file__).resolve().parent.parent
@@ -140,6 +142,7 @@ def deploy(clients: dict[str, Any], outdir: Path, context: dict[str, Any]) -> De
         raise DeployError(f"expected one stack, found {[name for name, _ in stacks]}")
     stack_name, template = stacks[0]
     _prepare_bootstrap(clients, template)
+    create_network(load_config(context))  # with vpcId: the account's VPC, which the stack runs functions in
     cfn = clients["cloudformation"]
     cfn.create_stack(StackName=stack_name, TemplateBody=json.dumps(template),
                      Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"])

@@ -1,12 +1,14 @@
 """What `make lint` feeds the third-party template validators (cfn-lint, checkov, asl-validator).
 
-- the environments to synthesize, each with the `-c` arguments that synthesize it: a lint stand-in for every
+- the targets to synthesize: every environment of cdk.json, and each variant (an environment in a shape cdk.json does
+  not hold but `-c` gives, e.g. in a VPC), each with the `-c` arguments that synthesize it: a lint stand-in for every
   required key that cdk.json leaves to the command line (a real deploy passes it with `-c`);
 - each state machine's definition as plain JSON: a template holds it as an `Fn::Join` of text and `Ref`s or
   `Fn::GetAtt`s, which asl-validator cannot read, so each intrinsic becomes a well-formed placeholder.
 
     python -m stacks.lint_templates environments               one environment name a line
-    python -m stacks.lint_templates synth-args ENV             the `-c` arguments for `cdk synth` of ENV
+    python -m stacks.lint_templates targets                    what `make lint` synthesizes: environments, variants
+    python -m stacks.lint_templates synth-args TARGET          the `-c` arguments for `cdk synth` of TARGET
     python -m stacks.lint_templates definitions TEMPLATE...    writes <stack>.<LogicalId>.asl.json beside each
                                                                template and prints their paths
 """
@@ -27,6 +29,16 @@ LINT_VALUES: Final = {
     "alertEmail": "lint@example.com",
     "sourceSecretName": "onyx/lint/totesys",  # pragma: allowlist secret
     "warehouseSecretName": "onyx/lint/warehouse",  # pragma: allowlist secret
+}
+# Variants: an environment of cdk.json with settings a deploy gives on the command line, linted too (their resources
+# exist only then). The ids are stand-ins of the shape AWS gives.
+VARIANTS: Final = {
+    "dev-vpc": ("dev", {
+        "vpcId": "vpc-0123456789abcdef0",
+        "subnetIds": "subnet-0123456789abcdef0,subnet-0123456789abcdef1",
+        "routeTableIds": "rtb-0123456789abcdef0",
+        "vpcEndpoints": "s3,secretsmanager,sts,xray",
+    }),
 }
 # Every key some environment requires.
 REQUIRED_KEYS: Final = tuple(dict.fromkeys(key for env in ("", *ALERT_EMAIL_REQUIRED) for key in required_keys(env)))
@@ -52,8 +64,15 @@ def environments(context: Mapping[str, Any]) -> list[str]:
     return sorted(context[CONTEXT_ROOT]["environments"])
 
 
-def synth_arguments(env: str, context: Mapping[str, Any]) -> list[str]:
-    """`cdk synth`'s `-c` arguments for env: the env, and a lint stand-in for each required key it leaves out."""
+def targets(context: Mapping[str, Any]) -> list[str]:
+    """What `make lint` synthesizes: every environment, and every variant, sorted."""
+    return sorted([*environments(context), *VARIANTS])
+
+
+def synth_arguments(target: str, context: Mapping[str, Any]) -> list[str]:
+    """`cdk synth`'s `-c` arguments for an environment or variant: the env, a lint stand-in for each required key it
+    leaves out, and the variant's settings."""
+    env, settings = VARIANTS.get(target, (target, {}))
     defined: Mapping[str, Any] = context[CONTEXT_ROOT]["environments"]
     if env not in defined:
         raise LintInputError(f"unknown environment {env!r}; cdk.json defines {sorted(defined)}")
@@ -64,6 +83,8 @@ def synth_arguments(env: str, context: Mapping[str, Any]) -> list[str]:
             if key not in LINT_VALUES:
                 raise LintInputError(f"environment {env!r} leaves {key!r} to -c; add its stand-in to LINT_VALUES")
             arguments += ["-c", f"{key}={LINT_VALUES[key]}"]
+    for key, value in settings.items():
+        arguments += ["-c", f"{key}={value}"]
     return arguments
 
 
@@ -143,17 +164,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stacks.lint_templates", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("environments", help="the environments cdk.json defines, one a line")
-    synth = commands.add_parser("synth-args", help="the -c arguments that synthesize ENV for lint")
-    synth.add_argument("env")
+    commands.add_parser("targets", help="the environments and variants `make lint` synthesizes, one a line")
+    synth = commands.add_parser("synth-args", help="the -c arguments that synthesize TARGET for lint")
+    synth.add_argument("target")
     definitions = commands.add_parser("definitions", help="write each state machine definition beside its template")
     definitions.add_argument("templates", nargs="*", type=Path)
     arguments = parser.parse_args(argv)
     try:
         if arguments.command == "environments":
             print("\n".join(environments(cdk_json_context())))
+        elif arguments.command == "targets":
+            print("\n".join(targets(cdk_json_context())))
         elif arguments.command == "synth-args":
             # No value has a space (stand-ins, env names): the shell's word splitting gives the arguments back.
-            print(" ".join(synth_arguments(arguments.env, cdk_json_context())))
+            print(" ".join(synth_arguments(arguments.target, cdk_json_context())))
         else:
             print("\n".join(map(str, write_definitions(arguments.templates))))
     except (LintInputError, OSError, json.JSONDecodeError) as error:

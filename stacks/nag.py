@@ -6,8 +6,9 @@ from aws_cdk import Acknowledgment, App, CfnElement, Stack, Token, Validations
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
+from stacks.network import FunctionNetwork
 from stacks.onyx_stack import OnyxStack
-from stacks.pipeline import WATERMARK_READS, WATERMARK_WRITES
+from stacks.pipeline import WATERMARK_READS, WATERMARK_WRITES, StageFunction
 
 PACK = "AwsSolutions"
 
@@ -54,7 +55,9 @@ def acknowledge_reviewed_findings(stack: OnyxStack) -> None:
         acknowledge(
             stage.role,
             "IAM5[Resource::*]",
-            "X-Ray active tracing: xray:PutTraceSegments/PutTelemetryRecords support no resource-level scoping.",
+            "X-Ray active tracing: xray:PutTraceSegments/PutTelemetryRecords support no resource-level scoping."
+            + (" In the VPC: ec2:DescribeNetworkInterfaces/DescribeSubnets, which Lambda uses to connect the function, "
+               "support none either." if stage in pipeline.in_vpc else ""),
         )
     object_grants = {
         pipeline.extract.role: (lake.ingestion,),
@@ -77,6 +80,8 @@ def acknowledge_reviewed_findings(stack: OnyxStack) -> None:
             "AdvanceWatermark reads any run's extract manifest and adds a watermark object named by the run's "
             "high and id: one key pattern each, get or put only.",
         )
+    if pipeline.network is not None:
+        acknowledge_network_findings(stack, pipeline.network, pipeline.in_vpc)
     machine_role = pipeline.state_machine.role
     acknowledge(
         machine_role,
@@ -102,3 +107,27 @@ def acknowledge_reviewed_findings(stack: OnyxStack) -> None:
         f"{_pseudo(stack.account, 'AccountId')}:execution:{machine_name}:*]",
         "states:GetExecutionHistory on this state machine's executions, whose names are only known at run time.",
     )
+
+
+def acknowledge_network_findings(stack: OnyxStack, network: FunctionNetwork, stages: tuple[StageFunction, ...]) -> None:
+    """The network interface permissions of the functions in the VPC (stacks/network.py)."""
+    partition, region = _pseudo(stack.partition, "Partition"), _pseudo(stack.region, "Region")
+    account = _pseudo(stack.account, "AccountId")
+    ec2 = f"arn:{partition}:ec2:{region}"
+    given = () if network.security_group is not None else network.security_group_ids
+    for stage in stages:
+        acknowledge(
+            stage.role,
+            f"IAM5[Resource::{ec2}:{account}:network-interface/*]",
+            "What Lambda does with the execution role to connect the function to the VPC (create, delete, assign and "
+            "unassign addresses of its network interfaces): the interfaces get their ids only then. Creating one "
+            "is limited to the configured subnets and security groups; this account and region only.",
+        )
+        for resource in (*(f"subnet/{subnet}" for subnet in network.subnet_ids),
+                         *(f"security-group/{group}" for group in given)):
+            acknowledge(
+                stage.role,
+                f"IAM5[Resource::{ec2}:*:{resource}]",
+                "One configured subnet or security group, by its id (unique across accounts), in whichever account "
+                "owns it: in a shared VPC that is the VPC owner's, not this one.",
+            )

@@ -9,6 +9,7 @@ from stacks.alerts import Alerts
 from stacks.config import OnyxConfig
 from stacks.data_lake import DataLake
 from stacks.monitoring import Monitoring
+from stacks.network import FunctionNetwork
 from stacks.pipeline import Pipeline
 from stacks.run_alerts import RunAlerts
 
@@ -26,7 +27,8 @@ class OnyxStack(Stack):
         self.config = config
         self.data_lake = DataLake(self, "DataLake", config=config)
         self.alerts = Alerts(self, "Alerts", config=config)
-        self.pipeline = Pipeline(self, "Pipeline", config=config, data_lake=self.data_lake)
+        self.network = FunctionNetwork(self, "Network", config=config) if config.in_vpc else None
+        self.pipeline = Pipeline(self, "Pipeline", config=config, data_lake=self.data_lake, network=self.network)
         self.run_alerts = RunAlerts(
             self,
             "RunAlerts",
@@ -54,5 +56,8 @@ class OnyxStack(Stack):
             "AlertTopicArn": self.alerts.topic.topic_arn,
             "DashboardName": self.monitoring.dashboard.dashboard_name,
         }
+        if self.network is not None and self.network.security_group is not None:
+            # What the databases' security groups admit on 5432 (README, "Running in a VPC").
+            outputs["FunctionSecurityGroupId"] = self.network.security_group.attr_group_id
         for name, value in outputs.items():
             CfnOutput(self, name, value=value)

@@ -22,6 +22,7 @@ from lambdas.shared.layout import extract_manifest_key
 from stacks.bundling import lambda_code
 from stacks.config import LOG_RETENTION_DAYS, OnyxConfig
 from stacks.data_lake import DataLake
+from stacks.network import FunctionNetwork
 from stacks.workflow import PipelineWorkflow
 
 RUNTIME: Final = lambda_.Runtime.PYTHON_3_12
@@ -126,7 +127,8 @@ class Pipeline(Construct):
     schedule."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: OnyxConfig, data_lake: DataLake
+        self, scope: Construct, construct_id: str, *, config: OnyxConfig, data_lake: DataLake,
+        network: FunctionNetwork | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         source_secret = secretsmanager.Secret.from_secret_name_v2(self, "SourceSecret", config.source_secret_name)
@@ -201,6 +203,20 @@ class Pipeline(Construct):
         )
         # Every function of the pipeline, in the order the state machine runs them.
         self.stages: tuple[StageFunction, ...] = (self.extract, self.transform, self.load, self.advance_watermark)
+        # With a VPC (vpcId): the functions that move the tables' data run in its subnets. Extract and load must, to
+        # reach the databases; transform reaches none, but it reads and writes every row the others move, so its S3
+        # traffic takes their path and controls (the S3 gateway endpoint, whose use a bucket policy can require), and
+        # it shares their network interfaces (Lambda makes one per subnet and security group, whatever the number of
+        # functions). AdvanceWatermark and Notify stay outside: they touch no table data (a manifest and a small
+        # watermark object; an execution's history and the alert topic), and Notify must reach Step Functions and SNS
+        # precisely when the VPC's path is what failed the run (a missing endpoint, a NAT down); inside, it would need
+        # endpoints of its own for both and would fail with the pipeline it reports on.
+        self.network = network
+        self.in_vpc: tuple[StageFunction, ...] = ()
+        if network is not None:
+            self.in_vpc = (self.extract, self.transform, self.load)
+            for stage in self.in_vpc:
+                network.place(stage.function, stage.role)
 
         # Least privilege: extract reads its secret and its own watermark, writes the ingestion bucket.
         _grant_secret(self.extract.role, "ReadSourceSecret", source_secret)

@@ -44,10 +44,11 @@ def plain_sample(tmp_path: Path, sample_dir: Path) -> Path:
 
 
 # Fixtures that cost seconds to build: a test using one is slow on its own (`make test-fast` leaves it out).
-COSTLY_FIXTURES = ("module_cloud", "built", "synthesized")
+COSTLY_FIXTURES = ("module_cloud", "built", "synthesized", "synthesized_in_vpc", "synthesized_in_vpc_with_groups")
 # Tests sharing one of these run on one xdist worker (--dist loadgroup), so it is built once: `built` and the
 # bundled app are per session, a module's local cloud per module.
-GROUPED_FIXTURES = {"built": "analytics", "bundled_app": "stacks", "module_cloud": "cloud"}
+GROUPED_FIXTURES = {"built": "analytics", "bundled_app": "stacks", "synthesized_in_vpc": "stacks",
+                    "synthesized_in_vpc_with_groups": "stacks", "module_cloud": "cloud"}
 
 
 def _group(item: pytest.Item) -> str | None:

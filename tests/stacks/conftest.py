@@ -1,4 +1,5 @@
-"""One synthesized Onyx template per test session (synth bundles the Lambda asset and runs cdk-nag)."""
+"""The synthesized Onyx templates, each once per test session (synth runs cdk-nag; the default one bundles the Lambda
+asset)."""
 
 from __future__ import annotations
 
@@ -54,14 +55,13 @@ def _placeholder(reference: dict[str, Any]) -> str:
     return f"${{{logical_id}.{attribute}}}"
 
 
-@pytest.fixture(scope="session")
-def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    outdir = tmp_path_factory.mktemp("cdk.out")
-    # The default environment from cdk.json, environment-agnostic (no account/region), as a CI synth is.
+def synthesize(outdir: Path, context: dict[str, Any]) -> Synthesized:
+    """The app of cdk.json's default environment with `context` on top, environment-agnostic (no account/region, as a
+    CI synth is), cdk-nag checked."""
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("CDK_DEFAULT_ACCOUNT", raising=False)
         patch.delenv("CDK_DEFAULT_REGION", raising=False)
-        app = build_app({}, outdir=str(outdir))
+        app = build_app(context, outdir=str(outdir))
         stack = stack_of(app)
         try:
             app.synth()
@@ -78,6 +78,37 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
         template=template,
         validation_report=report,
     )
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The default environment as `cdk synth` makes it: the Lambda asset bundled."""
+    return synthesize(tmp_path_factory.mktemp("cdk.out"), {})
+
+
+# In a VPC (tests/stacks/test_vpc.py): ids of the shape AWS gives (17 hexadecimal digits).
+VPC_ID = "vpc-0a1b2c3d4e5f60718"
+SUBNET_IDS = ("subnet-0a1b2c3d4e5f60711", "subnet-0a1b2c3d4e5f60722")
+ROUTE_TABLE_IDS = ("rtb-0a1b2c3d4e5f60733",)
+SECURITY_GROUP_IDS = ("sg-0a1b2c3d4e5f60744", "sg-0a1b2c3d4e5f60755")
+# No bundling: the asset is the same as in `synthesized`, and these tests read the template only.
+NO_BUNDLING = {"aws:cdk:bundling-stacks": []}
+
+
+@pytest.fixture(scope="session")
+def synthesized_in_vpc(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """In a VPC with the stack's own security group and every endpoint it can create."""
+    return synthesize(tmp_path_factory.mktemp("cdk.out"), {
+        **NO_BUNDLING, "vpcId": VPC_ID, "subnetIds": ",".join(SUBNET_IDS), "routeTableIds": ",".join(ROUTE_TABLE_IDS),
+        "vpcEndpoints": "s3,secretsmanager,sts,xray"})
+
+
+@pytest.fixture(scope="session")
+def synthesized_in_vpc_with_groups(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """In a VPC with given security groups (cdk.json may hold lists), and the Secrets Manager endpoint only."""
+    return synthesize(tmp_path_factory.mktemp("cdk.out"), {
+        **NO_BUNDLING, "vpcId": VPC_ID, "subnetIds": list(SUBNET_IDS), "securityGroupIds": list(SECURITY_GROUP_IDS),
+        "vpcEndpoints": "secretsmanager"})
 
 
 @pytest.fixture(scope="session")

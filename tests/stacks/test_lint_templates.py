@@ -16,6 +16,7 @@ from stacks.lint_templates import (
     resolve,
     state_machine_definitions,
     synth_arguments,
+    targets,
 )
 
 RESOURCES = {
@@ -26,6 +27,25 @@ RESOURCES = {
 
 def test_every_environment_of_cdk_json_is_linted():
     assert environments(cdk_json_context()) == ["dev", "prod"]
+
+
+def test_make_lint_synthesizes_every_environment_and_dev_in_a_vpc():
+    assert targets(cdk_json_context()) == ["dev", "dev-vpc", "prod"]
+
+
+def test_the_vpc_variant_is_dev_with_a_vpc_and_every_endpoint_the_stack_can_create():
+    context = cdk_json_context()
+    arguments = synth_arguments("dev-vpc", context)
+
+    assert arguments == [
+        "-c", "env=dev", "-c", "vpcId=vpc-0123456789abcdef0",
+        "-c", "subnetIds=subnet-0123456789abcdef0,subnet-0123456789abcdef1",
+        "-c", "routeTableIds=rtb-0123456789abcdef0",  # pragma: allowlist secret
+        "-c", "vpcEndpoints=s3,secretsmanager,sts,xray",
+    ]
+    config = load_config({**context, **dict(pair.split("=", 1) for pair in arguments[1::2])})
+    assert (config.env_name, config.in_vpc, config.security_group_ids, config.vpc_endpoints) == (
+        "dev", True, (), ("s3", "secretsmanager", "sts", "xray"))
 
 
 def test_an_environment_cdk_json_configures_fully_is_synthesized_as_it_is_deployed():

@@ -1,10 +1,18 @@
-"""cdk-nag AwsSolutionsChecks: no unacknowledged finding, and every acknowledgement gives its reason."""
+"""cdk-nag AwsSolutionsChecks: no unacknowledged finding, and every acknowledgement gives its reason, in every shape the
+stack takes (the default; in a VPC with its own security group and every endpoint; in a VPC with given groups)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.stacks.conftest import Synthesized
+
+SYNTHS = ("synthesized", "synthesized_in_vpc", "synthesized_in_vpc_with_groups")
+# Each test takes its synth by name (request.getfixturevalue), which tests/conftest.py cannot see: marked here as it
+# marks the tests naming one, so they run with the other template tests, where the synths are made once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("stacks")]
 
 
 def _aws_solutions(synthesized: Synthesized) -> dict[str, Any]:
@@ -12,8 +20,9 @@ def _aws_solutions(synthesized: Synthesized) -> dict[str, Any]:
     return dict(report)
 
 
-def test_aws_solutions_checks_report_no_unacknowledged_findings(synthesized):
-    report = _aws_solutions(synthesized)
+@pytest.mark.parametrize("synth", SYNTHS)
+def test_aws_solutions_checks_report_no_unacknowledged_findings(request, synth):
+    report = _aws_solutions(request.getfixturevalue(synth))
     findings = [
         f"{violation['ruleName']} at {[c['constructPath'] for c in violation['violatingConstructs']]}"
         for violation in report["violations"]
@@ -22,7 +31,8 @@ def test_aws_solutions_checks_report_no_unacknowledged_findings(synthesized):
     assert report["conclusion"] == "success"
 
 
-def test_every_acknowledged_finding_carries_a_reason(synthesized):
-    suppressed = _aws_solutions(synthesized)["suppressedViolations"]
+@pytest.mark.parametrize("synth", SYNTHS)
+def test_every_acknowledged_finding_carries_a_reason(request, synth):
+    suppressed = _aws_solutions(request.getfixturevalue(synth))["suppressedViolations"]
     assert suppressed
     assert [s["ruleName"] for s in suppressed if len(s.get("reason", "").strip()) < 30] == []
