@@ -122,7 +122,8 @@ def test_vpc_settings_from_the_command_line_are_comma_separated():
                                      "verify-ca, verify-full: 'allow'"),
         ({"warehousePort": "0"}, "warehousePort: Input should be greater than or equal to 1"),
         ({"sourceHost": "db host"}, "sourceHost: not a host name"),
-        ({"sourceSecretKeyArn": "alias/aws/secretsmanager"}, "sourceSecretKeyArn: not a KMS key ARN"),
+        ({"sourceSecretKeyArn": "alias/aws/secretsmanager"},  # pragma: allowlist secret
+         "sourceSecretKeyArn: not a KMS key ARN"),
         ({"sslRootCert": "../shared/ca.pem"}, "sslRootCert: not a file in this repository"),
         ({"sslRootCert": "certs/missing.pem"}, "sslRootCert: not a file in this repository"),
     ],
@@ -134,7 +135,7 @@ def test_inconsistent_or_malformed_deployment_settings_name_the_key(overrides, m
 
 def test_database_settings_default_to_tls_and_the_secret():
     config = config_with(sourceHost="totesys.abc.eu-west-2.rds.amazonaws.com", sourcePort="5433",
-                         warehouseSecretKeyArn="arn:aws:kms:eu-west-2:123456789012:key/"
+                         warehouseSecretKeyArn="arn:aws:kms:eu-west-2:123456789012:key/"  # pragma: allowlist secret
                                                "1234abcd-12ab-34cd-56ef-1234567890ab",
                          sslRootCert="cdk.json")
     assert (config.source_host, config.source_port, config.source_database) == (
