@@ -12,7 +12,7 @@ export PATH := $(NODE_BIN):$(PATH)
 # modules there, and each test process, command line and handler environment then skips compiling ours again.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: help run test test-fast lint synth deploy destroy clean report bench
+.PHONY: help run test test-fast lint synth deploy destroy smoke clean report bench
 
 # Two workers: the suite is mostly waiting on PostgreSQL and child processes. --durations: the 25 slowest
 # steps are printed with the total time, so a test that starts to cost shows at once.
@@ -36,6 +36,7 @@ help:
 	@echo "make bench  - floor, full load and incremental run on the local cloud at SCALE sales orders (default 1000000)"
 	@echo "make synth  - synthesize the CDK app offline (cdk-nag checks included)"
 	@echo "make deploy - deploy to the AWS account of your credentials (ONYX_ENV=dev|prod)"
+	@echo "make smoke  - after a deploy: one run, the warehouse views from inside AWS, and what is left to do (ONYX_ENV=dev|prod)"
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -73,6 +74,12 @@ deploy: $(STAMP) $(NODE_STAMP)
 
 destroy: $(STAMP) $(NODE_STAMP)
 	$(CDK) destroy -c env=$(ONYX_ENV) $(CDK_ARGS)
+
+# The first check after `make deploy`, with your AWS credentials (AWS_PROFILE, AWS_REGION): SMOKE_ARGS=--json for
+# one JSON object, --policy for the IAM policy it needs.
+SMOKE_ARGS ?=
+smoke: $(STAMP)
+	$(PY) -m ops smoke --stack Onyx-$(ONYX_ENV) $(SMOKE_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .build .pytest_cache .mypy_cache .ruff_cache

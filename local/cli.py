@@ -19,6 +19,7 @@ from ops import commands as ops_commands
 from ops.cli import (
     add_execute_arguments,
     add_report_arguments,
+    add_smoke_arguments,
     add_validate_arguments,
     database_url,
     selection_of,
@@ -83,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser("report", help="write the analytics report (one self-contained HTML file)")
     add_report_arguments(report, default=LOCAL_DEFAULT)
+
+    smoke = commands.add_parser("smoke", help="the smoke check of a deployment (a run, the views, what is left to "
+                                              "do), on the local cloud")
+    add_smoke_arguments(smoke)
 
     commands.add_parser("down", help="stop what `up` started")
 
@@ -250,6 +255,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     return ops_commands.report(selection_of(args, alternatives=()), args.out)
 
 
+def cmd_smoke(args: argparse.Namespace) -> int:
+    return ops_commands.smoke(selection_of(args, alternatives=()), as_json=args.json, run_id=args.run_id,
+                              policy=args.policy)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from local.cloud import LocalCloud
     from local.deploy import NO_SAFETY_LAG
@@ -300,7 +310,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 seed_generated(args.url, args.scale, args.seed, reset=args.reset, progress=_progress)
             return 0
         handlers = {"up": cmd_up, "down": cmd_down, "execute": cmd_execute, "simulate": cmd_simulate,
-                    "validate": cmd_validate, "report": cmd_report, "run": cmd_run}
+                    "validate": cmd_validate, "report": cmd_report, "smoke": cmd_smoke, "run": cmd_run}
         return handlers[args.command](args)
     except (SeedError, FileNotFoundError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -1,6 +1,8 @@
-"""Fixes for moto's CloudFormation that the synthesized template runs into, applied in-process.
+"""Fixes for moto's CloudFormation (and the services behind it) that the synthesized template runs into,
+applied in-process.
 
-The template itself is deployed untouched; each fix makes moto accept what real CloudFormation accepts.
+The template itself is deployed untouched; each fix makes moto accept what real CloudFormation accepts, or
+answer as AWS answers (an e-mail subscription awaits its confirmation).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from botocore.exceptions import ClientError
 from moto.cloudformation import parsing
 from moto.core.common_models import CloudFormationModel
 from moto.kms.models import Key
+from moto.sns.models import SNSBackend, Subscription, sns_backends
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
 from moto.stepfunctions.parser.asl.component.common.string.string_expression import StringVariableSample
@@ -26,7 +29,6 @@ from local.moto_cloud_constants import ACCOUNT
 NOT_EMULATED = (
     "AWS::S3::BucketPolicy",       # bucket policies: moto does not enforce IAM anyway
     "AWS::SNS::TopicPolicy",
-    "AWS::SNS::Subscription",      # e-mail cannot be delivered locally; alerts are printed instead
     "AWS::CloudWatch::Alarm",      # nothing evaluates metrics locally
     "AWS::CloudWatch::Dashboard",
 )
@@ -68,13 +70,65 @@ class Placeholder(CloudFormationModel):
         return cls(resource_type, resource_name, region_name)
 
 
+class TopicSubscription(CloudFormationModel):
+    """AWS::SNS::Subscription, which moto's CloudFormation lacks: made through SNS's own Subscribe, so an e-mail
+    subscription awaits its confirmation as on AWS (`_pending_email`). Nothing is e-mailed locally: alerts are
+    printed and kept in alerts.log instead."""
+
+    def __init__(self, subscription: Subscription) -> None:
+        self.subscription = subscription
+
+    @property
+    def physical_resource_id(self) -> str:
+        return str(self.subscription.arn)
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SNS::Subscription"
+
+    @classmethod
+    def create_from_cloudformation_json(
+            cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str,
+            **kwargs: Any) -> TopicSubscription:
+        properties = cloudformation_json["Properties"]
+        backend: SNSBackend = sns_backends[account_id][region_name]
+        return cls(backend.subscribe(properties["TopicArn"], properties["Endpoint"], properties["Protocol"]))
+
+
+EMULATED = {"AWS::SNS::Subscription": TopicSubscription}
+
+
 def _resource_class_from_type(original: Callable[[str], Any]) -> Callable[[str], Any]:
     def lookup(resource_type: str) -> Any:
         if resource_type in NOT_EMULATED:
             return Placeholder
-        return original(resource_type)
+        return EMULATED.get(resource_type) or original(resource_type)
 
     return lookup
+
+
+PENDING_PROTOCOLS = ("email", "email-json")
+
+
+def _pending_email(original: Callable[..., Subscription]) -> Callable[..., Subscription]:
+    """An e-mail subscription is `PendingConfirmation` on AWS until its owner follows the link AWS e-mails; moto
+    lists it confirmed. Here it stays pending (nobody can confirm it locally), as ListSubscriptionsByTopic and
+    GetSubscriptionAttributes show it. (Subscribe still answers with its ARN, where AWS says "pending
+    confirmation".)"""
+
+    def subscribe(backend: SNSBackend, topic_arn: str, endpoint: str, protocol: str) -> Subscription:
+        subscription = original(backend, topic_arn, endpoint, protocol)
+        if protocol in PENDING_PROTOCOLS and not subscription.confirmed:
+            # moto's serializer reads the listed ARN from this attribute before `arn`.
+            setattr(subscription, "SubscriptionArn", "PendingConfirmation")  # noqa: B010 - a name moto looks up
+            subscription.attributes["PendingConfirmation"] = "true"
+        return subscription
+
+    return subscribe
 
 
 def _kms_key_tags(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -133,6 +187,7 @@ FIXES: tuple[tuple[Any, str, Callable[[Callable[..., Any]], Callable[..., Any]],
     (parsing, "resource_class_from_type", _resource_class_from_type, False),
     (StringVariableSample, "_eval_body", _variable_sample, False),
     (StateTaskLambda, "_from_error", _lambda_client_error, False),
+    (SNSBackend, "subscribe", _pending_email, False),
 )
 
 

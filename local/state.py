@@ -49,6 +49,6 @@ class CloudState:
             raise FileNotFoundError("no local cloud is running here: start one with `python -m local up`")
         return cls(**json.loads(path.read_text()))
 
-    def client(self, service: str) -> Any:
-        return boto3.client(service, endpoint_url=self.endpoint_url, region_name=self.region,
+    def client(self, service: str, config: Any = None) -> Any:
+        return boto3.client(service, endpoint_url=self.endpoint_url, region_name=self.region, config=config,
                             **signed_with(OPERATOR_CREDENTIALS))

@@ -4,6 +4,7 @@
   python -m ops report --stack Onyx-prod      the production warehouse's report (AWS credentials as usual)
   python -m ops execute --stack Onyx-dev      start one execution on AWS and follow it state by state
   python -m ops status --stack Onyx-dev       the last executions
+  python -m ops smoke --stack Onyx-dev        after `cdk deploy`: one run, the views, and what is left to do
 """
 
 from __future__ import annotations
@@ -57,6 +58,13 @@ def add_execute_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run-id", help="the execution name (default: run-<UTC time>-<random>)")
 
 
+def add_smoke_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    parser.add_argument("--run-id", help="the execution name (default: run-<UTC time>-<random>)")
+    parser.add_argument("--policy", action="store_true",
+                        help="print the IAM policy the check needs (for the operator's role) and check nothing")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ops", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -79,6 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands_.add_parser("status", parents=[target], help="the last executions, newest first")
     status.add_argument("--last", type=_positive, default=10, metavar="N", help="how many (default 10)")
     status.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    smoke = commands_.add_parser("smoke", parents=[target],
+                                 help="after `cdk deploy`: one run, the views from inside AWS, and what a person "
+                                      "must still do")
+    add_smoke_arguments(smoke)
     return parser
 
 
@@ -105,6 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return commands.report(selection, args.out)
         if args.command == "execute":
             return commands.execute(selection, as_json=args.json, run_id=args.run_id)
+        if args.command == "smoke":
+            return commands.smoke(selection, as_json=args.json, run_id=args.run_id, policy=args.policy)
         return commands.status(selection, last=args.last, as_json=args.json)
     except (RuntimeError, ValueError, OSError) as exc:  # TargetError is a RuntimeError
         print(f"error: {exc}", file=sys.stderr)

@@ -90,3 +90,26 @@ def status(selection: Selection, *, last: int = 10, as_json: bool = False) -> in
             print(f"  {row['run_id']:<32} {row['status']:<10} {row['started']}  {took}")
     finished = [row for row in rows if row["status"] != "RUNNING"]
     return 1 if finished and finished[0]["status"] != "SUCCEEDED" else 0
+
+
+def smoke(selection: Selection, *, as_json: bool = False, run_id: str | None = None, policy: bool = False,
+          progress: Progress = to_stderr) -> int:
+    """The first check after `cdk deploy` (ops/smoke.py): 1 if anything is broken; what a person must still do
+    is listed (TODO) without failing. `policy`: print the IAM policy the check needs instead."""
+    from ops.checklist import exit_status, render
+    from ops.deployed_stack import DeployedStack
+    from ops.smoke import smoke as check
+
+    target = selection.target()
+    if policy:
+        stack = DeployedStack.read(target.client("cloudformation"), target.stack_name)
+        print(json.dumps(stack.operator_policy(), indent=2))
+        return 0
+    stack, checks, outcome = check(target, run_id=run_id, progress=progress)
+    status = exit_status(checks)
+    if as_json:
+        print(json.dumps({"target": target.description, "stack": stack.name, "ok": status == 0,
+                          "checks": [c.to_json() for c in checks], "run": outcome.to_json()}))
+    else:
+        print("\n".join(render(f"Onyx smoke check of {target.description}", checks)))
+    return status

@@ -35,6 +35,9 @@ class ExecutionOutcome:
     loaded: dict[str, int] = field(default_factory=dict)
     state_seconds: dict[str, float] = field(default_factory=dict)
     error: dict[str, str] | None = None
+    # The state the execution ended in when it did not succeed (the task whose failure no retry recovered
+    # from, or the state it was in when it timed out or was stopped).
+    failed_state: str | None = None
     # From the execution's own start to stop date, as the Step Functions console shows it; `seconds` is
     # how long the watcher followed it, up to one poll more.
     execution_seconds: float | None = None
@@ -50,6 +53,8 @@ class ExecutionOutcome:
                                "execution_seconds": self.execution_seconds}
         if self.error is not None:
             out["error"] = self.error
+        if self.failed_state is not None:
+            out["failed_state"] = self.failed_state
         return out
 
 
@@ -66,6 +71,7 @@ class ExecutionWatcher:
         self._entered: dict[str, datetime] = {}
         self.outcome = ExecutionOutcome(status="RUNNING", run_id=run_id, execution_arn=execution_arn, seconds=0.0)
         self._last_failure: dict[str, str] | None = None
+        self._current: str | None = None  # the state entered last and not yet exited
 
     def wait(self, poll_seconds: float = 0.05, max_poll_seconds: float = 1.0,
              timeout_seconds: float = 3600) -> ExecutionOutcome:
@@ -86,6 +92,7 @@ class ExecutionWatcher:
                     self.outcome.execution_seconds = round(
                         (description["stopDate"] - description["startDate"]).total_seconds(), 3)
                 if not self.outcome.succeeded:
+                    self.outcome.failed_state = self._current
                     self.outcome.error = self._last_failure or {
                         "error": description.get("error") or self.outcome.status,
                         "cause": description.get("cause") or ""}
@@ -112,9 +119,13 @@ class ExecutionWatcher:
         stamp = event["timestamp"]
         if kind.endswith("StateEntered"):
             self._entered[details["name"]] = stamp
+            self._current = details["name"]
             self.progress(f"  {details['name']:<14} started")
         elif kind.endswith("StateExited"):
             name = details["name"]
+            if self._current == name:
+                self._current = None
+            self._last_failure = None  # a failed attempt its retry recovered from is not why the run ended
             seconds = (stamp - self._entered.get(name, stamp)).total_seconds()
             self.outcome.state_seconds[name] = round(seconds, 2)
             output = json.loads(details.get("output") or "{}")

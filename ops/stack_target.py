@@ -91,6 +91,9 @@ class StackTarget:
     def stepfunctions(self) -> Any:
         return self.session.client("stepfunctions")
 
+    def client(self, service: str, config: Any = None) -> Any:
+        return self.session.client(service, config=config)
+
     def warehouse_schema(self) -> str:
         return self.environment.get(Env.WAREHOUSE_SCHEMA) or "public"
 

@@ -40,6 +40,12 @@ class Target(Protocol):
 
     def stepfunctions(self) -> Any: ...
 
+    @property
+    def stack_name(self) -> str: ...
+
+    def client(self, service: str, config: Any = None) -> Any:
+        """A client of the environment's AWS with the operator's credentials (`config`: a botocore Config)."""
+
 
 @dataclass(frozen=True)
 class LocalCloudTarget:
@@ -75,6 +81,13 @@ class LocalCloudTarget:
 
     def stepfunctions(self) -> Any:
         return self.state.client("stepfunctions")
+
+    @property
+    def stack_name(self) -> str:
+        return self.state.stack_name
+
+    def client(self, service: str, config: Any = None) -> Any:
+        return self.state.client(service, config)
 
 
 def open_target(stack: str | None, *, region: str | None = None, profile: str | None = None,

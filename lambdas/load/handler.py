@@ -9,11 +9,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
+from lambdas.load.probe import probe_warehouse
 from lambdas.load.runner import load_warehouse
 from lambdas.shared.constants import Env, RowMetrics
 from lambdas.shared.handler_models import StageEnvironment, StageEvent
 from lambdas.shared.identifiers import DEFAULT_SCHEMA, SCHEMA_PATTERN
 from lambdas.shared.observability import logger, metrics, rows_per_table, stage_handler
+from lambdas.shared.probe import WAREHOUSE, asks_probe
 from lambdas.shared.secrets import secret_credentials
 
 
@@ -32,6 +34,12 @@ class LoadEvent(StageEvent):
 @stage_handler("load")
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     env = LoadEnvironment.from_environ()
+    if asks_probe(event, WAREHOUSE):  # the smoke check's read-only question, never a state's input
+        with secret_credentials(env.warehouse_secret_name) as credentials:
+            answer = probe_warehouse(credentials, env.warehouse_schema)
+        metrics.add_metric(name="Probes", unit=MetricUnit.Count, value=1)
+        logger.info("probed", extra={"answer": answer})
+        return answer
     request = LoadEvent.model_validate(event)
     with secret_credentials(env.warehouse_secret_name) as credentials:
         result = load_warehouse(credentials, boto3.client("s3"), env.processed_bucket, env.warehouse_schema,

@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from lambdas.extract.handler import handler
 from lambdas.shared.constants import Env
@@ -146,3 +147,26 @@ def test_handler_requires_its_environment(aws: Aws, lambda_context, monkeypatch)
 
     with pytest.raises(ValueError, match=Env.SOURCE_SECRET_NAME):
         handler({"run_id": "run-1"}, lambda_context)
+
+
+# ---- the smoke check's probe (lambdas/shared/probe.py) ----------------------------------------------------------
+def test_the_extract_handler_answers_the_source_probe_with_what_its_login_may_do(reader_role, aws: Aws, lambda_context,
+                                                                                monkeypatch, emitted_metrics):
+    _environment(monkeypatch, aws, aws.put_secret(reader_role))
+
+    answer = handler({"probe": "source"}, lambda_context)
+
+    assert {k: v for k, v in answer.items() if not k.startswith("server_version")} == {
+        "probe": "source", "user": reader_role.username, "pg_read_all_stats": True, "tables_missing": [],
+        "tables_not_readable": []}
+    assert aws.keys(aws.ingestion_bucket) == []  # nothing extracted, no manifest, no watermark
+    assert emitted_metrics() == [Metric("Onyx", {"service": "onyx"}, "Probes", "Count", [1.0])]
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics")
+def test_a_run_id_beside_the_probe_key_is_refused_not_extracted(reader_role, aws: Aws, lambda_context, monkeypatch):
+    _environment(monkeypatch, aws, aws.put_secret(reader_role))
+
+    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
+        handler({"probe": "source", "run_id": "run-7"}, lambda_context)
+    assert aws.keys(aws.ingestion_bucket) == []

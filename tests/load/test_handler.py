@@ -11,6 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from lambdas.load.handler import handler
+from lambdas.load.probe import ANALYST_VIEWS
 from lambdas.shared.constants import Env
 from lambdas.shared.errors import WarehouseUnavailable
 from lambdas.shared.observability import logger
@@ -19,6 +20,7 @@ from local.postgres import free_port
 from tests.fixtures.aws import Aws
 from tests.fixtures.observability import Metric
 from tests.load.builders import FULL_RUN_DAYS, full_run, write_run
+from tests.sql import run_sql
 
 
 @pytest.fixture
@@ -95,3 +97,33 @@ def test_after_the_warehouse_secret_is_rotated_the_retry_reads_it_again(aws, emp
 
     assert result["already_loaded"] is False
     assert result["loaded"]["fact_sales_order"] == len(full_run()["fact_sales_order"])
+
+
+# ---- the smoke check's probe (lambdas/shared/probe.py) ----------------------------------------------------------
+def test_the_load_handler_answers_the_probe_with_each_view_s_rows_after_a_run(aws, load_env, lambda_context,
+                                                                             emitted_metrics):
+    handler(transform_output(aws, "exec-1"), lambda_context)
+    emitted_metrics()
+
+    answer = handler({"probe": "warehouse"}, lambda_context)
+
+    assert answer == {"probe": "warehouse", "user": load_env.username, "database": load_env.dbname,
+                      "schema": "warehouse", "views": {view: {"rows": 1} for view in ANALYST_VIEWS},
+                      "temporary_tables": True, "create_in_schema": True}
+    assert emitted_metrics() == [Metric("Onyx", {"service": "onyx"}, "Probes", "Count", [1.0])]
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics")
+@pytest.mark.parametrize("case", [
+    # A state's input that somehow carried a probe key is refused, not loaded and not probed.
+    ({"probe": "warehouse", "run_id": "run-1", "manifest_key": "runs/run-1/transform.json"}, ValidationError,
+     "Extra inputs are not permitted"),
+    ({"probe": "source"}, ValueError, "this function answers the warehouse probe, not the source one"),
+    ({"probe": "everything"}, ValidationError, "Input should be 'source' or 'warehouse'"),
+])
+def test_an_event_with_a_probe_key_is_exactly_the_probe_or_refused(load_env, lambda_context, case):
+    event, error, message = case
+    with pytest.raises(error, match=message):
+        handler(event, lambda_context)
+    # Nothing reached the warehouse: not even the migrations that create its schema.
+    assert run_sql(load_env, "SELECT count(*) FROM pg_namespace WHERE nspname = 'warehouse'") == [[0]]

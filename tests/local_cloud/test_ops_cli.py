@@ -8,9 +8,16 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from lambdas.shared.database import DatabaseCredentials
+from lambdas.shared.star_schema import STAR_TABLES
+from lambdas.shared.totesys import TABLE_NAMES
 from local.cloud import LocalCloud
+from local.moto_cloud import ACCOUNT
+from ops.cli import main as ops_main
+from tests.local_cloud.helpers import deployed_function
+from tests.sql import run_sql
 
 REPO = Path(__file__).resolve().parents[2]
 VALID = "warehouse valid (10 checks run, 0 skipped)"
@@ -114,3 +121,162 @@ def test_with_stack_a_missing_stack_or_an_unreadable_secret_is_one_clear_line(cl
 
     assert overridden.returncode == 0, overridden.stdout + overridden.stderr
     assert overridden.stdout.splitlines()[-1] == "warehouse valid (7 checks run, 3 skipped)"
+
+
+# ---- python -m ops smoke: the first check after `cdk deploy` ------------------------------------------------
+# What the shared source template holds after one full load (tests/fixtures/postgres.py: 300 sales orders).
+VIEW_ROWS = {"sales_order_current": 300, "purchase_order_current": 126, "payment_current": 426,
+             "sales_order_wide": 300, "purchase_order_wide": 126, "payment_wide": 426}
+
+
+def _local(*args: str, directory: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    env["ONYX_LOCAL_DIR"] = str(directory)
+    return subprocess.run([sys.executable, "-m", "local", *args], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+def _rules(cloud: LocalCloud) -> tuple[str, str]:
+    """The deployed schedule rule's name and the run-alert rule's."""
+    rules = cloud.client("events").list_rules()["Rules"]
+    (schedule,) = [r["Name"] for r in rules if r.get("ScheduleExpression")]
+    (alerts,) = [r["Name"] for r in rules if r.get("EventPattern")]
+    return schedule, alerts
+
+
+def _rows(url: str, tables: list[str]) -> int:
+    """How many rows the tables hold together."""
+    return int(run_sql(url, " + ".join(f'(SELECT count(*) FROM "{table}")' for table in tables).join(
+        ("SELECT ", "")))[0][0])
+
+
+def _server_version(cloud: LocalCloud) -> str:
+    return str(run_sql(cloud.state.source_url, "SHOW server_version")[0][0]).split()[0]
+
+
+def _probe(cloud: LocalCloud, part: str, kind: str) -> dict[str, Any]:
+    answer = cloud.client("lambda").invoke(FunctionName=deployed_function(cloud, part)["FunctionName"],
+                                           Payload=json.dumps({"probe": kind}).encode())
+    assert "FunctionError" not in answer
+    return dict(json.loads(answer["Payload"].read()))
+
+
+def test_smoke_on_a_healthy_deployment_runs_the_pipeline_counts_the_views_and_lists_what_is_left(cloud):
+    smoked = _local("smoke", "--run-id", "run-smoke-1", directory=cloud.directory)
+
+    assert smoked.returncode == 0, smoked.stdout + smoked.stderr
+    user = DatabaseCredentials.from_url(cloud.state.warehouse_url).username
+    schedule, alerts = _rules(cloud)
+    # A first load: every source row extracted, every star row loaded (dim_date's days depend on today's date).
+    extracted = _rows(cloud.state.source_url, list(TABLE_NAMES))
+    loaded = _rows(cloud.state.warehouse_url, [table.name for table in STAR_TABLES])
+    indent = " " * 25
+    assert smoked.stdout.splitlines() == [
+        f"Onyx smoke check of local cloud ({cloud.directory})",
+        f"  OK    run              run-smoke-1: SUCCEEDED, extracted {extracted:,} rows, loaded {loaded:,}",
+        "  OK    views            the 6 analyst views answer (schema public):",
+        *(f"{indent}  {view:<24}{rows:>10,}" for view, rows in VIEW_ROWS.items()),
+        f"  OK    warehouse login  {user} may create in schema public and use temporary tables",
+        f"  OK    source           {user} on PostgreSQL {_server_version(cloud)} may read the 11 Totesys tables",
+        f"  OK    late commits     {user} holds pg_read_all_stats: extract sees every transaction still in flight",
+        "  TODO  alert e-mail     no e-mail subscription (alertEmail was not set): failed runs and alarms reach nobody",
+        f'{indent}do: set "alertEmail" under context.onyx.environments.dev in cdk.json, then make deploy ONYX_ENV=dev',
+        f"  OK    schedule         rule {schedule}: ENABLED, rate(15 minutes)",
+        f"  OK    run alerts       rule {alerts}: ENABLED",
+        "smoke check: 7 OK, 1 to do, 0 failed",
+    ]
+    assert "  Load           done in" in smoked.stderr  # the run, followed state by state
+
+    # The probes, asked directly as the smoke check asks them (the operator's lambda:Invoke, routed to the real
+    # handler): the views' rows after that one run, and what each login may do.
+    assert _probe(cloud, "Load", "warehouse") == {
+        "probe": "warehouse", "user": user, "database": DatabaseCredentials.from_url(cloud.state.warehouse_url).dbname,
+        "schema": "public", "views": {view: {"rows": rows} for view, rows in VIEW_ROWS.items()},
+        "temporary_tables": True, "create_in_schema": True}
+    assert _probe(cloud, "Extract", "source") == {
+        "probe": "source", "user": user, "pg_read_all_stats": True, "server_version": _server_version(cloud),
+        "server_version_num": int(run_sql(cloud.state.source_url, "SHOW server_version_num")[0][0]),
+        "tables_missing": [], "tables_not_readable": []}
+
+
+def test_smoke_when_the_run_fails_exits_non_zero_naming_the_failed_state(cloud):
+    secrets = cloud.client("secretsmanager")
+    secrets.put_secret_value(SecretId=SOURCE_SECRET, SecretString=json.dumps({"host": "db"}))
+    # A cold environment reads the secret afresh (a warm one would still hold the good one for 5 minutes).
+    cloud.moto.invoker.fault = lambda spec, event: {"ONYX_TEST_BROKEN_SECRET": "1"} if "Extract" in spec.name else None
+
+    smoked = _ops("smoke", "--run-id", "run-smoke-broken", directory=cloud.directory)
+    cloud.settle()  # the failed run's e-mail
+
+    assert smoked.returncode == 1, smoked.stdout + smoked.stderr
+    broken = "ValueError: database secret lacks username, password, dbname"
+    extract = deployed_function(cloud, "Extract")["FunctionName"]
+    user = DatabaseCredentials.from_url(cloud.state.warehouse_url).username
+    schedule, alerts = _rules(cloud)
+    indent = " " * 25
+    assert smoked.stdout.splitlines() == [
+        f"Onyx smoke check of local cloud ({cloud.directory})",
+        f"  FAIL  run              run-smoke-broken: FAILED in Extract: {broken}",
+        f"{indent}do: why: the functions' logs in {cloud.directory / 'logs'}",
+        f"{indent}do: fix the cause, then run the smoke check again (a new run catches up on everything this one did "
+        "not load)",
+        "  OK    views            the 6 analyst views answer (schema public):",  # and nothing loaded into them
+        *(f"{indent}  {view:<24}{0:>10,}" for view in VIEW_ROWS),
+        f"  OK    warehouse login  {user} may create in schema public and use temporary tables",
+        f"  FAIL  source           could not ask the Extract function {extract}: {broken}",
+        f"{indent}do: the function's log: {cloud.directory / 'logs' / extract}.log",
+        "  TODO  alert e-mail     no e-mail subscription (alertEmail was not set): failed runs and alarms reach nobody",
+        f'{indent}do: set "alertEmail" under context.onyx.environments.dev in cdk.json, then make deploy ONYX_ENV=dev',
+        f"  OK    schedule         rule {schedule}: ENABLED, rate(15 minutes)",
+        f"  OK    run alerts       rule {alerts}: ENABLED",
+        "smoke check: 4 OK, 1 to do, 2 failed",
+    ]
+    (alert,) = cloud.moto.alerts
+    assert alert.subject == "Onyx dev: run FAILED in Extract (ValueError)"
+
+
+def test_smoke_of_a_stack_with_only_the_policy_it_prints_shows_a_pending_e_mail_and_a_disabled_schedule(
+        cloud, monkeypatch, capsys):
+    stack, aws = cloud.state.stack_name, _stack_credentials(cloud)
+    for variable, value in aws.items():  # the command line in this process, as the operator runs it
+        monkeypatch.setenv(variable, value)
+    assert ops_main(["smoke", "--stack", stack, "--policy"]) == 0
+    policy = json.loads(capsys.readouterr().out)
+    # An operator's role holding that policy alone: the local cloud authorizes each of its calls as IAM would.
+    iam = cloud.client("iam")
+    role = iam.create_role(RoleName="onyx-smoke-operator", AssumeRolePolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                  "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}}]}))["Role"]
+    iam.put_role_policy(RoleName=role["RoleName"], PolicyName="smoke", PolicyDocument=json.dumps(policy))
+    operator = cloud.moto.sessions.environment(role["Arn"], "operator")
+    sns, events = cloud.client("sns"), cloud.client("events")
+    topic = cloud.deployment.outputs["AlertTopicArn"]
+    subscription = sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="ops@example.com")["SubscriptionArn"]
+    schedule, _ = _rules(cloud)
+    events.disable_rule(Name=schedule)
+    denied_before = len(cloud.moto.authorizer.denials)
+    try:
+        smoked = _ops("smoke", "--stack", stack, directory=cloud.directory / "elsewhere", aws={**aws, **operator})
+    finally:
+        events.enable_rule(Name=schedule)
+        sns.unsubscribe(SubscriptionArn=subscription)
+        iam.delete_role_policy(RoleName=role["RoleName"], PolicyName="smoke")
+        iam.delete_role(RoleName=role["RoleName"])
+
+    assert smoked.returncode == 0, smoked.stdout + smoked.stderr
+    assert cloud.moto.authorizer.denials[denied_before:] == []
+    lines = smoked.stdout.splitlines()
+    indent = " " * 25
+    assert lines[0] == f"Onyx smoke check of stack {stack} ({cloud.state.region})"
+    assert lines[1].startswith("  OK    run              run-")
+    at = lines.index("  TODO  alert e-mail     ops@example.com: PendingConfirmation: failed runs and alarms are not "
+                     "e-mailed until it is confirmed")
+    assert lines[at + 1:at + 5] == [
+        f'{indent}do: open the e-mail "AWS Notification - Subscription Confirmation" sent to ops@example.com and '
+        'follow "Confirm subscription" (AWS deletes the subscription if it is not confirmed within 48 hours)',
+        f"{indent}do: no such e-mail? send it again: aws sns subscribe --topic-arn {topic} --protocol email "
+        f"--notification-endpoint ops@example.com --region {cloud.state.region}",
+        f"  TODO  schedule         rule {schedule}: DISABLED: no run starts on its own",
+        f"{indent}do: aws events enable-rule --name {schedule} --region {cloud.state.region}",
+    ]
+    assert lines[-1] == "smoke check: 6 OK, 2 to do, 0 failed"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,3 +40,61 @@ def test_polls_are_quick_while_states_move_and_back_off_to_the_maximum_while_the
 
     assert outcome.status == "SUCCEEDED"
     assert slept == pytest.approx([0.05, 0.05, 0.1, 0.2, 0.4, 0.8, 1.0, 1.0, 0.05])
+
+
+class _History:
+    """An execution that has already ended with the given history and description."""
+
+    def __init__(self, events: list[tuple[str, dict[str, Any]]], description: dict[str, Any]) -> None:
+        self.events = [{"type": kind, "timestamp": T0, **details} for kind, details in events]
+        self.description = description
+
+    def get_execution_history(self, **_: Any) -> dict[str, Any]:
+        return {"events": self.events}
+
+    def describe_execution(self, **_: Any) -> dict[str, Any]:
+        return self.description
+
+
+def _entered(name: str) -> tuple[str, dict[str, Any]]:
+    return "TaskStateEntered", {"stateEnteredEventDetails": {"name": name}}
+
+
+def _exited(name: str) -> tuple[str, dict[str, Any]]:
+    return "TaskStateExited", {"stateExitedEventDetails": {"name": name, "output": "{}"}}
+
+
+def _failed(error: str, message: str) -> tuple[str, dict[str, Any]]:
+    cause = json.dumps({"errorType": error, "errorMessage": message})  # Lambda's error envelope
+    return "LambdaFunctionFailed", {"lambdaFunctionFailedEventDetails": {"error": error, "cause": cause}}
+
+
+def test_a_failed_execution_names_the_task_no_retry_recovered_and_its_error():
+    sfn = _History([_entered("Extract"), _exited("Extract"), _entered("Transform"),
+                    _failed("SourceUnavailable", "first try"), _failed("InvalidData", "sales_order 9: bad date")],
+                   {"status": "FAILED", "error": "InvalidData", "cause": "{...}"})
+
+    outcome = ExecutionWatcher(sfn, "arn", "run-x", lambda _: None).wait()
+
+    assert (outcome.status, outcome.failed_state) == ("FAILED", "Transform")
+    assert outcome.error == {"error": "InvalidData", "cause": "sales_order 9: bad date"}
+    assert outcome.to_json()["failed_state"] == "Transform"
+
+
+def test_a_stopped_execution_names_the_state_it_was_in_not_an_attempt_a_retry_recovered_from():
+    sfn = _History([_entered("Extract"), _failed("SourceUnavailable", "refused"), _exited("Extract"),
+                    _entered("Load")], {"status": "ABORTED"})
+
+    outcome = ExecutionWatcher(sfn, "arn", "run-x", lambda _: None).wait()
+
+    assert (outcome.status, outcome.failed_state) == ("ABORTED", "Load")
+    assert outcome.error == {"error": "ABORTED", "cause": ""}
+
+
+def test_a_succeeded_execution_names_no_failed_state():
+    sfn = _History([_entered("Extract"), _exited("Extract")], {"status": "SUCCEEDED"})
+
+    outcome = ExecutionWatcher(sfn, "arn", "run-x", lambda _: None).wait()
+
+    assert outcome.failed_state is None
+    assert "failed_state" not in outcome.to_json()
