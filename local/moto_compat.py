@@ -28,6 +28,7 @@ NOT_EMULATED = (
     "AWS::SNS::TopicPolicy",
     "AWS::SNS::Subscription",      # e-mail cannot be delivered locally; alerts are printed instead
     "AWS::CloudWatch::Alarm",      # nothing evaluates metrics locally
+    "AWS::CloudWatch::CompositeAlarm",
     "AWS::CloudWatch::Dashboard",
 )
 accepted_placeholders: list[str] = []
