@@ -30,6 +30,7 @@ NOT_EMULATED = (
     "AWS::S3::BucketPolicy",       # bucket policies: moto does not enforce IAM anyway
     "AWS::SNS::TopicPolicy",
     "AWS::CloudWatch::Alarm",      # nothing evaluates metrics locally
+    "AWS::CloudWatch::CompositeAlarm",
     "AWS::CloudWatch::Dashboard",
 )
 accepted_placeholders: list[str] = []

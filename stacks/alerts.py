@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Annotations, Stack
+from aws_cdk import Annotations, ArnFormat, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
@@ -41,6 +41,25 @@ class Alerts(Construct):
             master_key=self.key,
             enforce_ssl=True,
         )
+        # The topic's policy (enforce_ssl's) replaces the default one, which let the account's services publish:
+        # without this statement every alarm's action fails ("Resource: arn:aws:cloudwatch:...:alarm:... is not
+        # authorized to perform: SNS:Publish ... because no resource-based policy allows the SNS:Publish action",
+        # in the alarm's history only) and no alarm e-mail is ever sent. Only this stack's alarms, by name.
+        stack = Stack.of(self)
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowThisStacksAlarmsToPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {"aws:SourceArn": stack.format_arn(
+                        service="cloudwatch", resource="alarm", resource_name=alarm_name(config, "*"),
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME)},
+                },
+            )
+        )
         if config.alert_email is None:
             # Said at every synth: alerts reach the topic, and nobody, until someone subscribes.
             Annotations.of(self).add_warning_v2(
@@ -50,3 +69,9 @@ class Alerts(Construct):
             )
         else:
             self.topic.add_subscription(subscriptions.EmailSubscription(config.alert_email))
+
+
+def alarm_name(config: OnyxConfig, name: str) -> str:
+    """An alarm's name: the stack's, then the alarm's (`Onyx-prod-StaleWarehouse`). It is the first thing the
+    e-mail says (`ALARM: "Onyx-prod-StaleWarehouse" in ...`), and the topic admits this stack's alarms by it."""
+    return f"{config.stack_name}-{name}"

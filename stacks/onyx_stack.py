@@ -43,7 +43,7 @@ class OnyxStack(Stack):
             "Monitoring",
             config=config,
             pipeline=self.pipeline,
-            notifier=self.run_alerts.notifier,
+            run_alerts=self.run_alerts,
             alert_topic=self.alerts.topic,
         )
 

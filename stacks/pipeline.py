@@ -111,6 +111,9 @@ class StageFunction(Construct):
                 "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
                 "POWERTOOLS_LOG_LEVEL": config.log_level,
+                # Every custom metric names its environment (lambdas.shared.observability): dev and prod in one
+                # account stay apart on their dashboards.
+                Env.ENV_NAME: config.env_name,
                 **spec.environment,
             },
         )

@@ -63,7 +63,6 @@ class RunAlerts(Construct):
                 timeout_seconds=NOTIFY_TIMEOUT_SECONDS,
                 environment={
                     Env.ALERT_TOPIC_ARN: topic.topic_arn,
-                    Env.ENV_NAME: config.env_name,
                     Env.STATE_LOG_GROUPS: Stack.of(self).to_json_string(log_groups),
                 },
             ),

@@ -17,6 +17,8 @@ use_pinned_node()
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "OnyxTest")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "onyx")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+# The environment every function's metrics name (the stack sets it on each function; ONYX_ENV_NAME).
+os.environ.setdefault("ONYX_ENV_NAME", "test")
 # The local clouds of the tests fork new Lambda environments from a process holding the libraries
 # (local/lambda_forkserver.py): cold starts without the library imports, in every cloud and command line.
 os.environ.setdefault("ONYX_LOCAL_FORK_SERVER", "1")

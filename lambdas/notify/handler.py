@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from lambdas.notify.history import end_of_run
 from lambdas.notify.message import RunEnd, body, subject
-from lambdas.shared.constants import EXECUTION_STATUS_CHANGE, UNSUCCESSFUL_ENDS, Env
+from lambdas.shared.constants import EXECUTION_STATUS_CHANGE, RUN_ALERTS_SENT, UNSUCCESSFUL_ENDS, Env
 from lambdas.shared.handler_models import StageEnvironment
 from lambdas.shared.observability import logger, metrics, stage_handler
 
@@ -76,7 +76,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
                  error=detail.error or history.error, cause=detail.cause or history.cause, state=state,
                  log_group=env.state_log_groups.get(state or ""))
     response = boto3.client("sns").publish(TopicArn=env.alert_topic_arn, Subject=subject(end), Message=body(end))
-    metrics.add_metric(name="RunAlertsSent", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=RUN_ALERTS_SENT, unit=MetricUnit.Count, value=1)
     logger.info("notified", extra={"status": detail.status, "state": state, "error": detail.error,
                                    "message_id": response["MessageId"]})
     return {"notified": True, "message_id": response["MessageId"], "state": state}

@@ -17,12 +17,21 @@ class RowMetrics:
     LOADED: Final = "RowsLoaded"
 
 
+# The notifier's count of run alerts it published (dimensions: the service and the environment).
+RUN_ALERTS_SENT: Final = "RunAlertsSent"
+
 TABLE_DIMENSION: Final = "Table"
 # Powertools names every metric's service (POWERTOOLS_SERVICE_NAME, SERVICE_NAME here) in this dimension.
 SERVICE_DIMENSION: Final = "service"
+# Every custom metric also names the environment that emitted it (`Env.ENV_NAME`, the cdk.json environment), so
+# that dev and prod deployed in one account keep apart on the dashboard. A dimension rather than a namespace per
+# environment: one namespace is what Powertools and CloudWatch expect (an environment is a way to slice the same
+# metrics, `set_default_dimensions(environment=...)` is Powertools' own example), a dashboard can still put the
+# environments side by side with one search, and the values are bounded: the environments of cdk.json.
+ENVIRONMENT_DIMENSION: Final = "environment"
 # The dimensions of every rows-per-table metric: all of them, since a CloudWatch search by schema matches the
 # metrics with exactly these dimensions.
-ROWS_PER_TABLE_DIMENSIONS: Final = (SERVICE_DIMENSION, TABLE_DIMENSION)
+ROWS_PER_TABLE_DIMENSIONS: Final = (SERVICE_DIMENSION, ENVIRONMENT_DIMENSION, TABLE_DIMENSION)
 
 
 class Env:
@@ -34,9 +43,10 @@ class Env:
     WAREHOUSE_SECRET_NAME: Final = "ONYX_WAREHOUSE_SECRET_NAME"  # noqa: S105 - a variable name
     WAREHOUSE_SCHEMA: Final = "ONYX_WAREHOUSE_SCHEMA"
     SAFETY_LAG_SECONDS: Final = "ONYX_SAFETY_LAG_SECONDS"
-    # The notifier: where the e-mail goes, the environment it names, and each task state's function log group.
-    ALERT_TOPIC_ARN: Final = "ONYX_ALERT_TOPIC_ARN"
+    # The environment (cdk.json's name: dev, prod): every function's metrics carry it, the notifier's e-mail names it.
     ENV_NAME: Final = "ONYX_ENV_NAME"
+    # The notifier: where the e-mail goes, and each task state's function log group.
+    ALERT_TOPIC_ARN: Final = "ONYX_ALERT_TOPIC_ARN"
     STATE_LOG_GROUPS: Final = "ONYX_STATE_LOG_GROUPS"
     # The local cloud sets this so boto3 talks to moto instead of AWS; unset on AWS.
     AWS_ENDPOINT_URL: Final = "AWS_ENDPOINT_URL"

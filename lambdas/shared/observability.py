@@ -4,6 +4,7 @@ wrapped by them, and the one way rows per table are counted."""
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
@@ -11,7 +12,14 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lambdas.shared.constants import METRICS_NAMESPACE, SERVICE_DIMENSION, SERVICE_NAME, TABLE_DIMENSION
+from lambdas.shared.constants import (
+    ENVIRONMENT_DIMENSION,
+    METRICS_NAMESPACE,
+    SERVICE_DIMENSION,
+    SERVICE_NAME,
+    TABLE_DIMENSION,
+    Env,
+)
 
 logger = Logger(service=SERVICE_NAME)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
@@ -38,6 +46,11 @@ def stage_handler(stage: str, correlation_id_path: str = CORRELATION_ID_PATH) ->
             if isinstance(run_id, str):
                 metrics.add_metadata(key=CORRELATION_ID_PATH, value=run_id)
             try:
+                # A default dimension: every metric of this invocation and the next ones carries it (set again
+                # only if it changed, since Powertools warns on every overwrite).
+                environment = environment_name()
+                if metrics.default_dimensions.get(ENVIRONMENT_DIMENSION) != environment:
+                    metrics.set_default_dimensions(**{ENVIRONMENT_DIMENSION: environment})
                 return handler(event, context)
             except Exception:
                 logger.exception(f"{stage} failed")
@@ -54,9 +67,24 @@ def stage_handler(stage: str, correlation_id_path: str = CORRELATION_ID_PATH) ->
 
 def rows_per_table(metric_name: str, counts: Mapping[str, int]) -> None:
     """One metric per table with exactly the dimensions ROWS_PER_TABLE_DIMENSIONS (the dashboard searches for
-    those): the service, whatever the environment says, and the table. Single metrics, since the emitter holds
-    one dimension set for all its metrics; the emitter's default dimensions are left out on purpose."""
+    those): the service, whatever POWERTOOLS_SERVICE_NAME says, the environment, and the table. Single metrics,
+    since the emitter holds one dimension set for all its metrics; its default dimensions are named here, not
+    inherited, so that nothing else set on the emitter can change this schema."""
+    dimensions = {SERVICE_DIMENSION: SERVICE_NAME, ENVIRONMENT_DIMENSION: environment_name()}
     for table, rows in counts.items():
         with single_metric(name=metric_name, unit=MetricUnit.Count, value=rows, namespace=metrics.namespace,
-                           default_dimensions={SERVICE_DIMENSION: SERVICE_NAME}) as metric:
+                           default_dimensions=dimensions) as metric:
             metric.add_dimension(name=TABLE_DIMENSION, value=table)
+
+
+def environment_name() -> str:
+    """The environment this function was deployed as (`Env.ENV_NAME`, set on every function by the stack).
+
+    Missing, it fails the invocation (and so the run, with an alert naming the variable) rather than emit metrics
+    without it: those would match no search of the dashboard and no alarm, and go unseen.
+    """
+    name = os.environ.get(Env.ENV_NAME, "").strip()
+    if not name:
+        raise RuntimeError(f"{Env.ENV_NAME} is not set: every Onyx function names its environment in its metrics "
+                           "(the stack sets it; so must whatever else runs the handler)")
+    return name

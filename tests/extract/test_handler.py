@@ -18,7 +18,7 @@ from lambdas.shared.errors import SourceUnavailable
 from lambdas.shared.totesys import TABLE_NAMES
 from local.postgres import free_port
 from tests.fixtures.aws import Aws
-from tests.fixtures.observability import Metric
+from tests.fixtures.observability import RUN_DIMENSIONS, Metric
 
 PASSWORD = f"Pw-{uuid.uuid4().hex}-never-logged"
 
@@ -90,11 +90,11 @@ def test_handler_emits_rows_per_table_duration_and_watermark_lag(reader_role, aw
 
     emitted = emitted_metrics()
     rows = [m for m in emitted if m.name == "RowsExtracted"]
-    assert rows == [Metric("Onyx", {"service": "onyx", "Table": table}, "RowsExtracted", "Count", [float(count)])
+    assert rows == [Metric("Onyx", {**RUN_DIMENSIONS, "Table": table}, "RowsExtracted", "Count", [float(count)])
                     for table, count in payload["extracted"].items()]
     run_metrics = {m.name: m for m in emitted if m.name != "RowsExtracted"}
     assert set(run_metrics) == {"ExtractDuration", "WatermarkLag", "RunsExtracted"}
-    assert {m.dimensions["service"] for m in run_metrics.values()} == {"onyx"}
+    assert [m.dimensions for m in run_metrics.values()] == [RUN_DIMENSIONS] * 3
     (duration,), (lag,) = run_metrics["ExtractDuration"].values, run_metrics["WatermarkLag"].values
     assert duration > 0
     assert 0 < lag < 5  # the high trails the source's clock by a millisecond (no safety lag here)

@@ -18,7 +18,7 @@ from lambdas.shared.observability import logger
 from lambdas.shared.star_schema import STAR_TABLES
 from local.postgres import free_port
 from tests.fixtures.aws import Aws
-from tests.fixtures.observability import Metric
+from tests.fixtures.observability import RUN_DIMENSIONS, Metric
 from tests.load.builders import FULL_RUN_DAYS, full_run, write_run
 from tests.sql import run_sql
 
@@ -48,9 +48,9 @@ def test_the_handler_migrates_the_warehouse_and_loads_the_run(aws, load_env, lam
     finally:
         conn.close()
     assert emitted_metrics() == [
-        *(Metric("Onyx", {"service": "onyx", "Table": table}, "RowsLoaded", "Count", [float(rows)])
+        *(Metric("Onyx", {**RUN_DIMENSIONS, "Table": table}, "RowsLoaded", "Count", [float(rows)])
           for table, rows in result["loaded"].items()),
-        Metric("Onyx", {"service": "onyx"}, "RunsLoaded", "Count", [1.0]),
+        Metric("Onyx", RUN_DIMENSIONS, "RunsLoaded", "Count", [1.0]),
     ]
 
 

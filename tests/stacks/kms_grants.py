@@ -111,7 +111,7 @@ def encrypted_accesses(template: Template) -> list[Access]:
     # Services that publish to a topic because the template wires them to it: alarms, rules with SNS targets.
     for resource in resources.values():
         wired = []
-        if resource["Type"] == "AWS::CloudWatch::Alarm":
+        if resource["Type"] in ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm"):
             properties = resource["Properties"]
             wired = [("cloudwatch.amazonaws.com", _ref(a)) for field in ("AlarmActions", "OKActions",
                                                                         "InsufficientDataActions")

@@ -13,6 +13,7 @@ POWERTOOLS = {
     "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
     "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
     "POWERTOOLS_LOG_LEVEL": "INFO",
+    Env.ENV_NAME: "dev",  # every function's metrics name their environment
 }
 
 

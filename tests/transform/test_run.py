@@ -131,7 +131,7 @@ def test_lost_state_is_rebuilt_so_dependents_are_still_re_emitted(aws):
 
 def test_handler_transforms_the_extract_output(aws, lambda_context, monkeypatch, emitted_metrics, log_output):
     from lambdas.transform.handler import handler
-    from tests.fixtures.observability import Metric
+    from tests.fixtures.observability import RUN_DIMENSIONS, Metric
 
     monkeypatch.setenv(Env.INGESTION_BUCKET, aws.ingestion_bucket)
     monkeypatch.setenv(Env.PROCESSED_BUCKET, aws.processed_bucket)
@@ -145,9 +145,9 @@ def test_handler_transforms_the_extract_output(aws, lambda_context, monkeypatch,
     logged = [line for line in logs if line.get("message") == "transformed"]
     assert logged[0]["correlation_id"] == "exec-7"
     assert emitted_metrics() == [
-        *(Metric("Onyx", {"service": "onyx", "Table": table}, "RowsTransformed", "Count", [float(rows)])
+        *(Metric("Onyx", {**RUN_DIMENSIONS, "Table": table}, "RowsTransformed", "Count", [float(rows)])
           for table, rows in COUNTS.items()),
-        Metric("Onyx", {"service": "onyx"}, "RunsTransformed", "Count", [1.0]),
+        Metric("Onyx", RUN_DIMENSIONS, "RunsTransformed", "Count", [1.0]),
     ]
 
 

@@ -12,7 +12,7 @@ from lambdas.shared.constants import Env
 from lambdas.shared.totesys import TABLE_NAMES
 from lambdas.watermark.handler import handler
 from tests.fixtures.aws import Aws
-from tests.fixtures.observability import Metric
+from tests.fixtures.observability import RUN_DIMENSIONS, Metric
 
 
 @pytest.fixture
@@ -48,7 +48,7 @@ def test_the_handler_records_the_runs_highs_as_the_watermarks(watermark_env, see
     assert payload == {"run_id": "run-7", "watermark_key": key}
     assert key.endswith("-run-7.json")
     assert latest_watermarks(aws.s3, aws.ingestion_bucket) == highs
-    assert emitted_metrics() == [Metric("Onyx", {"service": "onyx"}, "RunsCommitted", "Count", [1.0])]
+    assert emitted_metrics() == [Metric("Onyx", RUN_DIMENSIONS, "RunsCommitted", "Count", [1.0])]
     logs = [json.loads(line) for line in log_output.getvalue().splitlines()]
     assert {line["correlation_id"] for line in logs} == {"run-7"}
     assert [line["watermark_key"] for line in logs if line["message"] == "committed"] == [key]
