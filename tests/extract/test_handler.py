@@ -160,7 +160,7 @@ def test_the_extract_handler_answers_the_source_probe_with_what_its_login_may_do
         "probe": "source", "user": reader_role.username, "pg_read_all_stats": True, "tables_missing": [],
         "tables_not_readable": []}
     assert aws.keys(aws.ingestion_bucket) == []  # nothing extracted, no manifest, no watermark
-    assert emitted_metrics() == [Metric("Onyx", {"service": "onyx"}, "Probes", "Count", [1.0])]
+    assert emitted_metrics() == [Metric("Onyx", {"environment": "test", "service": "onyx"}, "Probes", "Count", [1.0])]
 
 
 @pytest.mark.filterwarnings("ignore:No application metrics")

@@ -110,7 +110,7 @@ def test_the_load_handler_answers_the_probe_with_each_view_s_rows_after_a_run(aw
     assert answer == {"probe": "warehouse", "user": load_env.username, "database": load_env.dbname,
                       "schema": "warehouse", "views": {view: {"rows": 1} for view in ANALYST_VIEWS},
                       "temporary_tables": True, "create_in_schema": True}
-    assert emitted_metrics() == [Metric("Onyx", {"service": "onyx"}, "Probes", "Count", [1.0])]
+    assert emitted_metrics() == [Metric("Onyx", {"environment": "test", "service": "onyx"}, "Probes", "Count", [1.0])]
 
 
 @pytest.mark.filterwarnings("ignore:No application metrics")
