@@ -13,7 +13,7 @@ from lambdas.extract.run import run_extract
 from lambdas.shared.constants import DEFAULT_SAFETY_LAG_SECONDS, Env, RowMetrics
 from lambdas.shared.handler_models import StageEnvironment, StageEvent
 from lambdas.shared.observability import logger, metrics, rows_per_table, stage_handler
-from lambdas.shared.secrets import secret_credentials
+from lambdas.shared.secrets import database_settings, secret_credentials
 
 
 class ExtractEnvironment(StageEnvironment):
@@ -31,7 +31,7 @@ class ExtractEvent(StageEvent):
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     env = ExtractEnvironment.from_environ()
     request = ExtractEvent.model_validate(event)
-    with secret_credentials(env.source_secret_name) as credentials:
+    with secret_credentials(env.source_secret_name, database_settings("source")) as credentials:
         result = run_extract(credentials, boto3.client("s3"), env.ingestion_bucket, request.run_id,
                              safety_lag_seconds=env.safety_lag_seconds)
     rows_per_table(RowMetrics.EXTRACTED, result.manifest.extracted)
