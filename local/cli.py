@@ -14,6 +14,7 @@ from types import FrameType
 from typing import Any
 
 from lambdas.shared.database import DatabaseCredentials
+from lambdas.shared.errors import DatabaseTlsError
 from local.seed.load import SeedError, seed_from_jsonl, seed_generated
 from ops import commands as ops_commands
 from ops.cli import (
@@ -101,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _up_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source-url", help="use this Totesys database as it is (nothing seeded)")
     parser.add_argument("--warehouse-url", help="use this warehouse database (its schema is applied)")
+    parser.add_argument("--rds-secrets", action="store_true",
+                        help="write the database secrets as RDS manages them (username and password only) and deploy "
+                             "with each database's host, port, name and sslmode as settings (sourceHost, ...)")
     parser.add_argument("--scale", type=_positive, default=10_000, help="sales orders to generate (default 10000)")
     parser.add_argument("--seed", type=int, default=1, help="random seed of the generated data")
     parser.add_argument("-c", "--context", action="append", default=[], metavar="KEY=VALUE",
@@ -133,14 +137,15 @@ def _up_options(args: argparse.Namespace) -> Any:
     from local.deploy import parse_overrides
 
     return UpOptions(source_url=args.source_url, warehouse_url=args.warehouse_url, scale=args.scale,
-                     seed=args.seed, overrides=parse_overrides(args.context))
+                     seed=args.seed, overrides=parse_overrides(args.context), rds_secrets=args.rds_secrets)
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from local.cloud import LocalCloud
+    from local.cloud import LocalCloud, given_databases
     from local.state import state_dir
 
     if args.detach and not args.serve:
+        given_databases(_up_options(args))  # a database that cannot be used is named here, not in the child's log
         return _detach(args)
     signal.signal(signal.SIGTERM, _on_sigterm)
     cloud = LocalCloud(progress=_progress)
@@ -312,6 +317,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         handlers = {"up": cmd_up, "down": cmd_down, "execute": cmd_execute, "simulate": cmd_simulate,
                     "validate": cmd_validate, "report": cmd_report, "smoke": cmd_smoke, "run": cmd_run}
         return handlers[args.command](args)
-    except (SeedError, FileNotFoundError, ValueError, RuntimeError) as exc:
+    except (SeedError, FileNotFoundError, ValueError, RuntimeError, DatabaseTlsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

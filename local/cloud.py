@@ -22,6 +22,7 @@ import boto3
 from lambdas.load import apply_migrations
 from lambdas.shared.database import DatabaseCredentials
 from local import moto_compat
+from local.database_check import check_databases
 from local.deploy import Deployment, deploy, synthesize
 from local.moto_cloud import REGION, Alert, MotoCloud
 from local.moto_cloud_constants import OPERATOR_CREDENTIALS, signed_with
@@ -36,11 +37,15 @@ from ops.executions import ExecutionOutcome, ExecutionWatcher, Progress, new_run
 class UpOptions:
     source_url: str | None = None
     warehouse_url: str | None = None
+    # The database secrets as RDS manages them (username and password only), the databases' host, port, name and
+    # sslmode given to the deployment as settings (sourceHost, ...) instead; False: secrets with every field.
+    rds_secrets: bool = False
     scale: int = 10_000
     seed: int = 1
     overrides: dict[str, str] = field(default_factory=dict)
     detach: bool = False
-    # An app synthesized earlier with the same overrides (tests share one): skips the synth.
+    # An app synthesized earlier with the same overrides (tests share one): skips the synth. With rds_secrets, its
+    # overrides include the databases' `location_overrides`.
     synthesized: tuple[Path, dict[str, Any]] | None = None
     # Cold starts without the library imports (local/lambda_forkserver.py): the test suite's choice, never the
     # bench's. ONYX_LOCAL_FORK_SERVER=1 turns it on for the command line.
@@ -73,19 +78,22 @@ class LocalCloud:
 
     # ---- up -----------------------------------------------------------------------------------
     def up(self, options: UpOptions) -> CloudState:
+        given = given_databases(options)  # checked first: nothing is started for a database that cannot be used
         self.directory.mkdir(parents=True, exist_ok=True)
         if (self.directory / "state.json").exists():
             raise RuntimeError(f"a local cloud already runs from {self.directory} "
                                "(stop it with `python -m local down`)")
         try:
-            return self._up(options)
+            return self._up(options, given)
         except BaseException:
             self.down()
             raise
 
-    def _up(self, options: UpOptions) -> CloudState:
+    def _up(self, options: UpOptions, given: tuple[DatabaseCredentials, DatabaseCredentials] | None) -> CloudState:
         started = time.monotonic()
-        source, warehouse = self._databases(options)
+        if given is not None:
+            self.progress("using the given databases (nothing seeded)")
+        source, warehouse = given or self._databases(options)
         self.moto = MotoCloud(state_dir=self.directory, on_alert=self._print_alert,
                               on_denial=self._print_denial, fork_server=options.fork_server).start()
         if self.moto.execution_events is not None:
@@ -93,11 +101,15 @@ class LocalCloud:
         self.progress(f"local AWS (moto) on {self.moto.endpoint_url}")
         clients = {name: self.client(name) for name in
                    ("s3", "ssm", "cloudformation", "stepfunctions", "events", "secretsmanager")}
-        outdir, context = options.synthesized or synthesize(self.directory / "cdk.out", options.overrides,
-                                                            self.progress)
+        overrides = options.overrides
+        if options.rds_secrets:  # the secrets will not say where the databases are: the settings do
+            overrides = {**overrides, **location_overrides(source, warehouse)}
+        outdir, context = options.synthesized or synthesize(self.directory / "cdk.out", overrides, self.progress)
+        _check_synthesized_with(context, overrides)
         config = _config_from_context(context)
         for name, credentials in ((config["sourceSecretName"], source), (config["warehouseSecretName"], warehouse)):
-            clients["secretsmanager"].create_secret(Name=name, SecretString=json.dumps(credentials.to_secret()))
+            clients["secretsmanager"].create_secret(
+                Name=name, SecretString=json.dumps(secret_value(credentials, rds=options.rds_secrets)))
         self.progress("deploying the synthesized stack into local CloudFormation")
         self.deployment = deploy(clients, outdir, context)
         self.moto.state_machine_role_arn = self.deployment.state_machine_role_arn
@@ -127,11 +139,7 @@ class LocalCloud:
         return self.state
 
     def _databases(self, options: UpOptions) -> tuple[DatabaseCredentials, DatabaseCredentials]:
-        if options.source_url and options.warehouse_url:
-            self.progress("using the given databases (nothing seeded)")
-            return DatabaseCredentials.from_url(options.source_url), DatabaseCredentials.from_url(options.warehouse_url)
-        if options.source_url or options.warehouse_url:
-            raise ValueError("give both --source-url and --warehouse-url, or neither")
+        """A throwaway cluster's `totesys` (seeded) and `warehouse`."""
         self.postgres = PostgresCluster(detach=options.detach).start()
         self.progress(f"PostgreSQL on 127.0.0.1:{self.postgres.port}")
         source = self.postgres.create_database("totesys")
@@ -224,6 +232,45 @@ class LocalCloud:
             self.postgres.stop()
             self.postgres = None
         (self.directory / "state.json").unlink(missing_ok=True)
+
+
+def given_databases(options: UpOptions) -> tuple[DatabaseCredentials, DatabaseCredentials] | None:
+    """The databases given by URL, each checked with one connection (DatabaseCheckFailed: which, and why); None when
+    the local cloud makes its own."""
+    if not options.source_url and not options.warehouse_url:
+        return None
+    if not (options.source_url and options.warehouse_url):
+        raise ValueError("give both --source-url and --warehouse-url, or neither")
+    source, warehouse = (DatabaseCredentials.from_url(url) for url in (options.source_url, options.warehouse_url))
+    check_databases({"source": source, "warehouse": warehouse})
+    return source, warehouse
+
+
+def secret_value(credentials: DatabaseCredentials, *, rds: bool = False) -> dict[str, Any]:
+    """A database secret as the local cloud writes it: every field, or (rds) only the login, as RDS manages it."""
+    if rds:
+        return {"username": credentials.username, "password": credentials.password}
+    return credentials.to_secret()
+
+
+def location_overrides(source: DatabaseCredentials, warehouse: DatabaseCredentials) -> dict[str, str]:
+    """The settings that say where the databases are and how to connect (sourceHost, ..., warehouseSslMode), for
+    secrets that do not: the context `-c KEY=VALUE` pairs a deployment would be given."""
+    overrides: dict[str, str] = {}
+    for role, credentials in (("source", source), ("warehouse", warehouse)):
+        if credentials.sslrootcert:  # a setting names a file of the repository, shipped with the functions
+            raise ValueError(f"the {role} URL's sslrootcert cannot be given to secrets as RDS manages them (the "
+                             "sslRootCert setting names a file of this repository): use the full secret shape")
+        overrides |= {f"{role}Host": credentials.host, f"{role}Port": str(credentials.port),
+                      f"{role}Database": credentials.dbname, f"{role}SslMode": credentials.sslmode}
+    return overrides
+
+
+def _check_synthesized_with(context: dict[str, Any], overrides: dict[str, str]) -> None:
+    """An app synthesized beforehand (UpOptions.synthesized) must have the overrides this deployment needs."""
+    differing = sorted(key for key, value in overrides.items() if str(context.get(key)) != value)
+    if differing:
+        raise ValueError(f"the app was synthesized without the settings this deployment needs: {', '.join(differing)}")
 
 
 def _config_from_context(context: dict[str, Any]) -> dict[str, Any]:

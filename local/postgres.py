@@ -3,6 +3,10 @@
 Runs Debian's server binaries directly (no Docker). When started as root the server runs as an
 unprivileged user because `initdb` and `postgres` refuse root. The postmaster is given a parent-death
 signal so that even a SIGKILL of the Python process leaves no orphan `postgres` behind.
+
+It serves TLS with a certificate for 127.0.0.1 and localhost, signed by a certificate authority made at start
+(`ca_file`), and refuses connections without it, as RDS does (rds.force_ssl, on by default from PostgreSQL 15): what
+connects to it takes the default sslmode, `require`, and a run that succeeds proves every connection was encrypted.
 """
 
 from __future__ import annotations
@@ -26,8 +30,15 @@ from types import TracebackType
 from pg8000.native import identifier
 
 from lambdas.shared.database import DatabaseCredentials
+from local.certificates import LOCAL_HOSTS, Authority
 
 _PR_SET_PDEATHSIG = 1
+# Who may connect to a TLS cluster: anyone over the socket file (the owner's tools), and over TCP with TLS only.
+TLS_ONLY_HBA = """\
+local    all  all                trust
+hostssl  all  all  127.0.0.1/32  scram-sha-256
+hostssl  all  all  ::1/128       scram-sha-256
+"""
 _UNPRIVILEGED_USERS = ("postgres", "nobody")
 
 
@@ -110,12 +121,17 @@ class PostgresCluster:
     port: int = 0
     workdir: Path | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    # TLS only, with a certificate for these names signed by a CA of the cluster's own (its certificate: `ca_file`);
+    # tls=False: a server without TLS (connect with sslmode=disable or prefer).
+    tls: bool = True
+    tls_hosts: tuple[str, ...] = LOCAL_HOSTS
+    ca_file: Path | None = None
 
     @property
     def url(self) -> DatabaseCredentials:
-        """Superuser URL of the `postgres` maintenance database."""
+        """Superuser URL of the `postgres` maintenance database (sslmode=require, or disable without TLS)."""
         return DatabaseCredentials(host="127.0.0.1", port=self.port, username=self.superuser, password=self.password,
-                                   dbname="postgres")
+                                   dbname="postgres", sslmode="require" if self.tls else "disable")
 
     def start(self) -> PostgresCluster:
         bindir = find_server_bindir()
@@ -137,6 +153,9 @@ class PostgresCluster:
         if init.returncode != 0:
             self._remove_workdir()
             raise PostgresError(f"initdb failed: {init.stderr.strip() or init.stdout.strip()}")
+        tls_settings = self._write_certificates(self.workdir, user) if self.tls else []
+        if self.tls:  # TCP connections with TLS only (the file is the server user's: only its content changes)
+            (datadir / "pg_hba.conf").write_text(TLS_ONLY_HBA)
         for _attempt in range(5):
             self.port = free_port()
             self.process = subprocess.Popen(
@@ -145,7 +164,7 @@ class PostgresCluster:
                  # Durability off: a throwaway cluster trades crash safety for speed.
                  "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
                  "-c", "max_connections=200", "-c", "shared_buffers=256MB",
-                 "-c", "log_min_messages=warning", "-c", "logging_collector=off"],
+                 "-c", "log_min_messages=warning", "-c", "logging_collector=off", *tls_settings],
                 stdout=subprocess.DEVNULL, stderr=open(self.workdir / "server.log", "ab"),  # noqa: SIM115
                 preexec_fn=_run_as(user, die_with_parent=not self.detach),  # noqa: PLW1509
                 start_new_session=True, cwd=self.workdir,
@@ -156,6 +175,18 @@ class PostgresCluster:
         log = (self.workdir / "server.log").read_text(errors="replace")[-2000:]
         self._remove_workdir()
         raise PostgresError(f"postgres did not start: {log}")
+
+    def _write_certificates(self, workdir: Path, user: pwd.struct_passwd | None) -> list[str]:
+        """A CA and a server certificate it signs in the work directory; the server's settings that serve them."""
+        authority = Authority()
+        self.ca_file = workdir / "ca.pem"
+        self.ca_file.write_bytes(authority.certificate_pem)
+        certificate, key = workdir / "server.crt", workdir / "server.key"
+        authority.issue(self.tls_hosts).write(certificate, key)
+        if user is not None:  # the server, run as `user`, must own its key
+            for path in (self.ca_file, certificate, key):
+                os.chown(path, user.pw_uid, user.pw_gid)
+        return ["-c", "ssl=on", "-c", f"ssl_cert_file={certificate}", "-c", f"ssl_key_file={key}"]
 
     def _wait_ready(self, timeout: float = 30.0) -> bool:
         if self.process is None:

@@ -18,6 +18,7 @@ import pg8000.exceptions
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lambdas.shared.database import DatabaseCredentials
+from lambdas.shared.errors import DatabaseTlsError
 from ops import commands
 from ops.targets import Selection
 
@@ -120,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "smoke":
             return commands.smoke(selection, as_json=args.json, run_id=args.run_id, policy=args.policy)
         return commands.status(selection, last=args.last, as_json=args.json)
-    except (RuntimeError, ValueError, OSError) as exc:  # TargetError is a RuntimeError
+    except (RuntimeError, ValueError, OSError, DatabaseTlsError) as exc:  # TargetError is a RuntimeError
         print(f"error: {exc}", file=sys.stderr)
     except (BotoCoreError, ClientError) as exc:
         print(f"error: AWS: {exc}", file=sys.stderr)

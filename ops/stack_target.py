@@ -19,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from lambdas.shared.constants import Env
 from lambdas.shared.database import DatabaseCredentials
+from lambdas.shared.secrets import Role, database_settings
 from ops.targets import TargetError
 
 
@@ -103,7 +104,7 @@ class StackTarget:
     def source(self) -> DatabaseCredentials:
         return self._from_secret(Env.SOURCE_SECRET_NAME, "source")
 
-    def _from_secret(self, variable: str, role: str) -> DatabaseCredentials:
+    def _from_secret(self, variable: str, role: Role) -> DatabaseCredentials:
         name = self.environment.get(variable)
         if not name:
             raise TargetError(f"stack {self.stack_name} names no {role} secret (no function has {variable}): "
@@ -112,7 +113,7 @@ class StackTarget:
             self._credentials[name] = self._read(name, role)
         return self._credentials[name]
 
-    def _read(self, name: str, role: str) -> DatabaseCredentials:
+    def _read(self, name: str, role: Role) -> DatabaseCredentials:
         where = f"the {role} secret {name} (named by stack {self.stack_name})"
         try:
             value = self.session.client("secretsmanager").get_secret_value(SecretId=name)
@@ -122,7 +123,8 @@ class StackTarget:
             secret = json.loads(value.get("SecretString") or "")
             if not isinstance(secret, dict):
                 raise ValueError("not a JSON object")
-            return DatabaseCredentials.from_secret(secret)
+            # What the secret lacks, the functions' settings give (sourceHost, ...), as they do for the functions.
+            return DatabaseCredentials.from_secret(secret, database_settings(role, self.environment))
         except ValueError as exc:  # json.JSONDecodeError is one; the value itself is never shown
             raise TargetError(f"{where} is not database credentials: "
                               f"{'not JSON' if isinstance(exc, json.JSONDecodeError) else exc}") from None

@@ -70,10 +70,11 @@ def dependencies_key(requirements: Path = REQUIREMENTS) -> str:
     return digest.hexdigest()[:20]
 
 
-def source_hash() -> str:
-    """Asset hash: the dependencies key plus every file under `lambdas/` (compiled files excluded)."""
+def source_hash(extra_files: Iterable[str] = ()) -> str:
+    """Asset hash: the dependencies key plus every file under `lambdas/` (compiled files excluded) and the extra
+    files shipped with them."""
     digest = hashlib.sha256(dependencies_key().encode())
-    for path in sorted(_source_files(LAMBDAS_DIR)):
+    for path in sorted([*_source_files(LAMBDAS_DIR), *(REPO / name for name in extra_files)]):
         digest.update(path.relative_to(REPO).as_posix().encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()
@@ -142,27 +143,42 @@ def _link_or_copy(source: str, destination: str) -> None:
         shutil.copy2(source, destination)
 
 
+def copy_sources(output: Path, extra_files: Iterable[str] = ()) -> None:
+    """`lambdas/` into the asset, and each extra file (a path relative to the repository) under the same path, so
+    it is at LAMBDA_TASK_ROOT/<path> in the function, as at <checkout>/<path> where the local cloud runs it."""
+    shutil.copytree(LAMBDAS_DIR, output / "lambdas", dirs_exist_ok=True, ignore=_IGNORE)
+    for name in extra_files:
+        target = output / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, target)
+
+
 @jsii.implements(ILocalBundling)
 class LocalPythonBundler:
     """Builds the asset on this machine: no Docker needed."""
 
+    def __init__(self, extra_files: Iterable[str] = ()) -> None:
+        self.extra_files = tuple(extra_files)
+
     def try_bundle(self, output_dir: str, *_options: Any, **_keywords: Any) -> bool:
         output = Path(output_dir)
         shutil.copytree(installed_dependencies(), output, dirs_exist_ok=True, copy_function=_link_or_copy)
-        shutil.copytree(LAMBDAS_DIR, output / "lambdas", dirs_exist_ok=True, ignore=_IGNORE)
+        copy_sources(output, self.extra_files)
         return True
 
 
-def lambda_code() -> lambda_.Code:
-    """The code asset every Onyx function runs (handlers `lambdas.<stage>.handler.handler`)."""
+def lambda_code(extra_files: Iterable[str] = ()) -> lambda_.Code:
+    """The code asset every Onyx function runs (handlers `lambdas.<stage>.handler.handler`), with `extra_files`
+    (paths relative to the repository: the sslRootCert CA bundle) at the same paths from the asset's root."""
+    extra_files = tuple(extra_files)
     return lambda_.Code.from_asset(
         str(LAMBDAS_DIR),
         asset_hash_type=AssetHashType.CUSTOM,
-        asset_hash=source_hash(),
+        asset_hash=source_hash(extra_files),
         bundling=BundlingOptions(
             # Never pulled: the local bundler always succeeds, so Docker is not used.
             image=DockerImage.from_registry("public.ecr.aws/sam/build-python3.12"),
-            local=LocalPythonBundler(),
+            local=LocalPythonBundler(extra_files),
         ),
     )
 

@@ -27,7 +27,9 @@ LOG_RETENTION_DAYS: Final = frozenset(
 _DOMAIN_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _EMAIL = re.compile(rf"^[A-Za-z0-9.!#$%&'*+/=?^_`{{|}}~-]+@{_DOMAIN_LABEL}(?:\.{_DOMAIN_LABEL})+$")
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-_SECRET_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
+# Secrets Manager's names; RDS names the secrets it manages for a database's master user `rds!db-<id>` or
+# `rds!cluster-<id>` (a prefix of its own, the only names with "!").
+_SECRET_NAME = re.compile(r"^(?:rds!)?[A-Za-z0-9/_+=.@-]{1,512}$")
 _TAG_KEY = re.compile(r"^[\w .:/=+\-@]{1,128}$")
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
@@ -206,7 +208,8 @@ class OnyxConfig(BaseModel):
     @classmethod
     def _secret_name(cls, value: str) -> str:
         if not _SECRET_NAME.fullmatch(value):
-            raise ValueError(f"not a Secrets Manager secret name (1-512 of A-Z a-z 0-9 /_+=.@-): {value!r}")
+            raise ValueError(f"not a Secrets Manager secret name (1-512 of A-Z a-z 0-9 /_+=.@-, or RDS's own "
+                             f"rds!...): {value!r}")
         return value
 
     @field_validator("warehouse_schema")

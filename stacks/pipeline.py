@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -33,6 +33,8 @@ S3_READ: Final = ("s3:GetObject",)
 S3_WRITE: Final = ("s3:PutObject", "s3:AbortMultipartUpload")
 S3_LIST: Final = ("s3:ListBucket",)
 SECRET_READ: Final = ("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret")
+# Reading a secret encrypted with a customer managed key: Secrets Manager decrypts it with the caller's permission.
+SECRET_KEY_USE: Final = ("kms:Decrypt",)
 
 
 # AdvanceWatermark reads one manifest and writes one small object: the smallest size that imports boto3 and
@@ -65,6 +67,21 @@ def _grant_secret(role: iam.Role, sid: str, secret: secretsmanager.ISecret) -> N
     # A secret's ARN ends in 6 random characters; a secret referenced by name only matches with `-??????`.
     arn = secret.secret_full_arn or f"{secret.secret_arn}-??????"
     role.add_to_policy(iam.PolicyStatement(sid=sid, actions=list(SECRET_READ), resources=[arn]))
+
+
+def _grant_secret_key(role: iam.Role, sid: str, key_arn: str | None) -> None:
+    """kms:Decrypt on the customer managed key a secret is encrypted with (none for AWS's own key), and only when
+    Secrets Manager in this region asks on the role's behalf (GetSecretValue), never a direct call."""
+    if key_arn is None:
+        return
+    via = f"secretsmanager.{Stack.of(role).region}.amazonaws.com"
+    role.add_to_policy(iam.PolicyStatement(sid=sid, actions=list(SECRET_KEY_USE), resources=[key_arn],
+                                           conditions={"StringEquals": {"kms:ViaService": via}}))
+
+
+def _database_environment(settings: dict[str, str | int | None]) -> dict[str, str]:
+    """The database settings a function is given (stacks/config.py): those set, as text."""
+    return {name: str(value) for name, value in settings.items() if value is not None}
 
 
 class StageFunction(Construct):
@@ -140,7 +157,8 @@ class Pipeline(Construct):
         )
         ingestion, processed = data_lake.ingestion, data_lake.processed
         # One asset for every function of the stack (the notifier's too).
-        self.code = code = lambda_code()
+        # The CA bundle verify-ca / verify-full trust travels in the code, at the same path from its root.
+        self.code = code = lambda_code(extra_files=(config.ssl_root_cert,) if config.ssl_root_cert else ())
 
         # No reserved concurrency: overlapping runs are safe by design (keyed immutable files, the load's run
         # ledger and unique versions; tests/hardening/test_overlap.py), and a reservation of 1 made a run that
@@ -160,6 +178,11 @@ class Pipeline(Construct):
                     Env.INGESTION_BUCKET: ingestion.bucket_name,
                     Env.SOURCE_SECRET_NAME: config.source_secret_name,
                     Env.SAFETY_LAG_SECONDS: str(config.safety_lag_seconds),
+                    **_database_environment({
+                        Env.SOURCE_HOST: config.source_host, Env.SOURCE_PORT: config.source_port,
+                        Env.SOURCE_DATABASE: config.source_database, Env.SOURCE_SSL_MODE: config.source_ssl_mode,
+                        Env.SSL_ROOT_CERT: config.ssl_root_cert,
+                    }),
                 },
             ),
         )
@@ -188,6 +211,11 @@ class Pipeline(Construct):
                     Env.PROCESSED_BUCKET: processed.bucket_name,
                     Env.WAREHOUSE_SECRET_NAME: config.warehouse_secret_name,
                     Env.WAREHOUSE_SCHEMA: config.warehouse_schema,
+                    **_database_environment({
+                        Env.WAREHOUSE_HOST: config.warehouse_host, Env.WAREHOUSE_PORT: config.warehouse_port,
+                        Env.WAREHOUSE_DATABASE: config.warehouse_database,
+                        Env.WAREHOUSE_SSL_MODE: config.warehouse_ssl_mode, Env.SSL_ROOT_CERT: config.ssl_root_cert,
+                    }),
                 },
             ),
         )
@@ -223,6 +251,7 @@ class Pipeline(Construct):
 
         # Least privilege: extract reads its secret and its own watermark, writes the ingestion bucket.
         _grant_secret(self.extract.role, "ReadSourceSecret", source_secret)
+        _grant_secret_key(self.extract.role, "DecryptSourceSecret", config.source_secret_key_arn)
         _grant_objects(self.extract.role, "ReadWriteIngestionObjects", ingestion, S3_READ + S3_WRITE)
         _grant_list(self.extract.role, "ListIngestion", ingestion)
         # Transform reads the ingestion bucket and reads/writes the processed bucket.
@@ -234,6 +263,7 @@ class Pipeline(Construct):
         _grant_objects(self.load.role, "ReadProcessedObjects", processed, S3_READ)
         _grant_list(self.load.role, "ListProcessed", processed)
         _grant_secret(self.load.role, "ReadWarehouseSecret", warehouse_secret)
+        _grant_secret_key(self.load.role, "DecryptWarehouseSecret", config.warehouse_secret_key_arn)
         # AdvanceWatermark reads the run's extract manifest (its highs) and adds one watermark object: nothing else.
         _grant_objects(self.advance_watermark.role, "ReadExtractManifests", ingestion, S3_READ,
                        keys=WATERMARK_READS)

@@ -15,7 +15,7 @@ from lambdas.shared.constants import DEFAULT_SAFETY_LAG_SECONDS, Env, RowMetrics
 from lambdas.shared.handler_models import StageEnvironment, StageEvent
 from lambdas.shared.observability import logger, metrics, rows_per_table, stage_handler
 from lambdas.shared.probe import SOURCE, asks_probe
-from lambdas.shared.secrets import secret_credentials
+from lambdas.shared.secrets import database_settings, secret_credentials
 
 
 class ExtractEnvironment(StageEnvironment):
@@ -33,13 +33,13 @@ class ExtractEvent(StageEvent):
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     env = ExtractEnvironment.from_environ()
     if asks_probe(event, SOURCE):  # the smoke check's read-only question, never a state's input
-        with secret_credentials(env.source_secret_name) as credentials:
+        with secret_credentials(env.source_secret_name, database_settings("source")) as credentials:
             answer = probe_source(credentials)
         metrics.add_metric(name="Probes", unit=MetricUnit.Count, value=1)
         logger.info("probed", extra={"answer": answer})
         return answer
     request = ExtractEvent.model_validate(event)
-    with secret_credentials(env.source_secret_name) as credentials:
+    with secret_credentials(env.source_secret_name, database_settings("source")) as credentials:
         result = run_extract(credentials, boto3.client("s3"), env.ingestion_bucket, request.run_id,
                              safety_lag_seconds=env.safety_lag_seconds)
     rows_per_table(RowMetrics.EXTRACTED, result.manifest.extracted)

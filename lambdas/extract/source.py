@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import pg8000.native
 
 from lambdas.shared.database import DatabaseCredentials
-from lambdas.shared.errors import SourceUnavailable
+from lambdas.shared.errors import DatabaseTlsError, SourceUnavailable
 from lambdas.shared.sqlstates import error_fields, is_transient
 
 APPLICATION_NAME = "onyx-extract"
@@ -25,10 +25,13 @@ def _reason(exc: BaseException) -> str:
 
 def connect_source(credentials: DatabaseCredentials, *, timeout: float = 10,
                    io_timeout: float | None = 300) -> pg8000.native.Connection:
-    """Connect within `timeout` seconds; any failure to connect is `SourceUnavailable`."""
+    """Connect within `timeout` seconds; any failure to connect is `SourceUnavailable`, but for a connection its
+    sslmode cannot have (`DatabaseTlsError`: a configuration problem, not retried)."""
     try:
         return credentials.connect(timeout=timeout, application_name=APPLICATION_NAME, io_timeout=io_timeout)
-    except Exception as exc:  # refused, DNS, TLS, auth, timeout: all mean "not reachable now"
+    except DatabaseTlsError:
+        raise
+    except Exception as exc:  # refused, DNS, auth, timeout, a TLS handshake cut short: "not reachable now"
         raise SourceUnavailable(f"cannot connect to Totesys at {_where(credentials)}: {_reason(exc)}") from exc
 
 

@@ -16,7 +16,7 @@ from lambdas.shared.handler_models import StageEnvironment, StageEvent
 from lambdas.shared.identifiers import DEFAULT_SCHEMA, SCHEMA_PATTERN
 from lambdas.shared.observability import logger, metrics, rows_per_table, stage_handler
 from lambdas.shared.probe import WAREHOUSE, asks_probe
-from lambdas.shared.secrets import secret_credentials
+from lambdas.shared.secrets import database_settings, secret_credentials
 
 
 class LoadEnvironment(StageEnvironment):
@@ -35,13 +35,13 @@ class LoadEvent(StageEvent):
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     env = LoadEnvironment.from_environ()
     if asks_probe(event, WAREHOUSE):  # the smoke check's read-only question, never a state's input
-        with secret_credentials(env.warehouse_secret_name) as credentials:
+        with secret_credentials(env.warehouse_secret_name, database_settings("warehouse")) as credentials:
             answer = probe_warehouse(credentials, env.warehouse_schema)
         metrics.add_metric(name="Probes", unit=MetricUnit.Count, value=1)
         logger.info("probed", extra={"answer": answer})
         return answer
     request = LoadEvent.model_validate(event)
-    with secret_credentials(env.warehouse_secret_name) as credentials:
+    with secret_credentials(env.warehouse_secret_name, database_settings("warehouse")) as credentials:
         result = load_warehouse(credentials, boto3.client("s3"), env.processed_bucket, env.warehouse_schema,
                                 request.manifest_key, run_id=request.run_id)
     rows_per_table(RowMetrics.LOADED, result["loaded"])

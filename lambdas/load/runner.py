@@ -144,7 +144,8 @@ def _transaction(conn: pg8000.native.Connection) -> Iterator[None]:
 
 
 def connect(credentials: DatabaseCredentials, timeout: float = 10) -> pg8000.native.Connection:
-    """Connect to the warehouse; an unreachable or refusing server is WarehouseUnavailable."""
+    """Connect to the warehouse; an unreachable or refusing server is WarehouseUnavailable. A connection its sslmode
+    cannot have stays a DatabaseTlsError (a configuration problem: not transient, not retried)."""
     try:
         return credentials.connect(timeout=timeout, application_name="onyx-load")
     except Exception as exc:

@@ -42,6 +42,19 @@ class Env:
     SOURCE_SECRET_NAME: Final = "ONYX_SOURCE_SECRET_NAME"  # noqa: S105 - a variable name, not a secret
     WAREHOUSE_SECRET_NAME: Final = "ONYX_WAREHOUSE_SECRET_NAME"  # noqa: S105 - a variable name
     WAREHOUSE_SCHEMA: Final = "ONYX_WAREHOUSE_SCHEMA"
+    # Where each database is and how its connection is protected, for what its secret does not say (the secret RDS
+    # manages holds only the login): the sourceHost/... and warehouseHost/... settings, on the function that reads
+    # that database's secret. The secret's own field wins.
+    SOURCE_HOST: Final = "ONYX_SOURCE_HOST"
+    SOURCE_PORT: Final = "ONYX_SOURCE_PORT"
+    SOURCE_DATABASE: Final = "ONYX_SOURCE_DATABASE"
+    SOURCE_SSL_MODE: Final = "ONYX_SOURCE_SSL_MODE"
+    WAREHOUSE_HOST: Final = "ONYX_WAREHOUSE_HOST"
+    WAREHOUSE_PORT: Final = "ONYX_WAREHOUSE_PORT"
+    WAREHOUSE_DATABASE: Final = "ONYX_WAREHOUSE_DATABASE"
+    WAREHOUSE_SSL_MODE: Final = "ONYX_WAREHOUSE_SSL_MODE"
+    # The CA bundle verify-ca / verify-full trust (sslRootCert): a path relative to the function's code root.
+    SSL_ROOT_CERT: Final = "ONYX_SSL_ROOT_CERT"
     SAFETY_LAG_SECONDS: Final = "ONYX_SAFETY_LAG_SECONDS"
     # The environment (cdk.json's name: dev, prod): every function's metrics carry it, the notifier's e-mail names it.
     ENV_NAME: Final = "ONYX_ENV_NAME"
@@ -71,6 +84,11 @@ class Errors:
     WAREHOUSE_UNAVAILABLE: Final = "WarehouseUnavailable"
     SOURCE_SCHEMA_CHANGED: Final = "SourceSchemaChanged"
     INVALID_DATA: Final = "InvalidData"
+    # Configuration problems: failed at once, never retried (docs/design.md, "Connections and TLS").
+    DATABASE_TLS: Final = "DatabaseTlsError"
+    TLS_REFUSED: Final = "TlsRefused"
+    CERTIFICATE_REJECTED: Final = "CertificateRejected"
+    INVALID_SECRET: Final = "InvalidSecret"  # noqa: S105 - an error name
     # What the Lambda service itself throws for transient trouble.
     LAMBDA_TRANSIENT: Final = (
         "Lambda.ServiceException",

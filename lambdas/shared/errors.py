@@ -22,6 +22,31 @@ class WarehouseUnavailable(DatabaseUnavailable):
     """The warehouse cannot be reached or timed out: transient, retried."""
 
 
+class DatabaseTlsError(OnyxError):
+    """The connection cannot be protected as its sslmode asks (the CA bundle cannot be read, or one of the two
+    below): a configuration problem of the server, the secret or the settings, never retried. Retrying cannot
+    change a server's TLS setting or certificate, only delay the alert by the retries' minutes; the cached secret
+    is forgotten, so a fix to its sslmode is read by the next run."""
+
+    def __init__(self, where: str, reason: str) -> None:
+        self.where, self.reason = where, reason
+        super().__init__(f"{where}: {reason}")
+
+
+class TlsRefused(DatabaseTlsError):
+    """The server answered the TLS request with no (it has no TLS) where the sslmode requires TLS."""
+
+
+class CertificateRejected(DatabaseTlsError):
+    """The server's certificate failed verification (verify-ca: its chain; verify-full: also its host name)."""
+
+
+class InvalidSecret(OnyxError):
+    """A database secret lacks a field (and no setting gives it) or holds a bad one. Names the secret and the
+    fields, never a value; not retried (a person must fix the secret), and the cached copy is forgotten so the
+    fixed secret is read by the next run."""
+
+
 class SourceSchemaChanged(OnyxError):
     """A Totesys table's columns differ from what Onyx knows (or its server is too old to read): a person must
     look, never retried."""

@@ -14,6 +14,7 @@ from pg8000.native import identifier
 
 from lambdas.shared.database import DatabaseCredentials
 from lambdas.shared.totesys import ENUMS, TABLES, TABLES_BY_NAME, Table
+from local.database_check import failure_reason
 from local.seed.copy_format import chunk_lines, copy_line
 from local.seed.generator import TotesysGenerator
 from local.seed.schema import SchemaVariant, created_types, source_schema_sql
@@ -32,7 +33,7 @@ def connect(credentials: DatabaseCredentials) -> pg8000.native.Connection:
     try:
         return credentials.connect(timeout=10, application_name="onyx-seed")
     except Exception as exc:
-        raise SeedError(f"cannot connect to {credentials}: {_reason(exc)}") from exc
+        raise SeedError(f"cannot connect to {credentials.public_url()}: {failure_reason(exc, credentials)}") from exc
 
 
 def _reason(exc: Exception) -> str:

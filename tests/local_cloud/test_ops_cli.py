@@ -110,7 +110,7 @@ def test_with_stack_a_missing_stack_or_an_unreadable_secret_is_one_clear_line(cl
         f"error: cannot read the warehouse secret onyx/dev/warehouse (named by stack {stack}): "
         "ResourceNotFoundException: Secrets Manager can't find the specified secret.",
         f"error: the source secret onyx/dev/totesys (named by stack {stack}) is not database credentials: "
-        "database secret lacks username, password, dbname",
+        "lacks username, password, dbname (and no sourceDatabase setting given)",
     ]
     assert not_json not in not_json_read.stderr  # a secret's value is never shown
     assert not any("Traceback" in r.stderr for r in (missing, not_json_read, deleted, incomplete))

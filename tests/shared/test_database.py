@@ -1,4 +1,6 @@
-"""What a connection sends first: `sslmode=disable` means no TLS at all, as libpq's users read it."""
+"""Credentials from a URL or a secret, and what a connection sends first: `sslmode=disable` means no TLS at all, as
+libpq's users read it; every other mode asks for TLS first (tests/shared/test_tls.py: what each does with the
+answer)."""
 
 from __future__ import annotations
 
@@ -40,8 +42,36 @@ def test_sslmode_disable_sends_the_startup_message_without_asking_for_tls():
     assert _first_message_code("disable") == PROTOCOL_3
 
 
-def test_sslmode_require_asks_for_tls_first():
-    assert _first_message_code("require") == SSL_REQUEST
+@pytest.mark.parametrize("sslmode", ["prefer", "require", "verify-ca", "verify-full"])
+def test_every_other_sslmode_asks_for_tls_first(sslmode):
+    assert _first_message_code(sslmode) == SSL_REQUEST
+
+
+def test_require_is_the_default_of_credentials_urls_secrets_and_the_settings():
+    from stacks.config import OnyxConfig
+
+    assert DatabaseCredentials("h", 5432, "u", "p", "d").sslmode == "require"
+    assert DatabaseCredentials.from_url("postgresql://u:p@h/d").sslmode == "require"
+    assert DatabaseCredentials.from_secret({"host": "h", "username": "u", "password": "p", "dbname": "d"}).sslmode \
+        == "require"
+    config = OnyxConfig(source_secret_name="s", warehouse_secret_name="w")
+    assert (config.source_ssl_mode, config.warehouse_ssl_mode) == ("require", "require")
+
+
+def test_a_url_carries_sslmode_and_sslrootcert_as_libpq_s_query_parameters():
+    url = ("postgresql://an%40alyst:p%2Fw@db.example.com:6432/dwh"  # pragma: allowlist secret
+           "?sslmode=verify-full&sslrootcert=certs/rds%20ca.pem")
+    credentials = DatabaseCredentials.from_url(url)
+    assert credentials == DatabaseCredentials(host="db.example.com", port=6432, username="an@alyst",
+                                              password="p/w",  # pragma: allowlist secret
+                                              dbname="dwh", sslmode="verify-full", sslrootcert="certs/rds ca.pem")
+    assert credentials.to_url() == url
+    assert DatabaseCredentials.from_url(credentials.to_url()) == credentials
+    assert credentials.public_url() == \
+        "postgresql://an%40alyst@db.example.com:6432/dwh?sslmode=verify-full&sslrootcert=certs/rds%20ca.pem"
+    assert credentials.to_secret() == {"host": "db.example.com", "port": 6432, "username": "an@alyst",
+                                       "password": "p/w",  # pragma: allowlist secret
+                                       "dbname": "dwh", "sslmode": "verify-full", "sslrootcert": "certs/rds ca.pem"}
 
 
 def test_a_connection_sends_small_writes_at_once_as_libpq_does(pg_server):

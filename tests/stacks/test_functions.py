@@ -79,6 +79,7 @@ def test_each_function_gets_only_its_own_settings(synthesized):
             Env.INGESTION_BUCKET: ingestion,
             Env.SOURCE_SECRET_NAME: "onyx/dev/totesys",
             Env.SAFETY_LAG_SECONDS: "60",
+            Env.SOURCE_SSL_MODE: "require",
         },
         "transform": {**POWERTOOLS, Env.INGESTION_BUCKET: ingestion, Env.PROCESSED_BUCKET: processed},
         "load": {
@@ -86,6 +87,7 @@ def test_each_function_gets_only_its_own_settings(synthesized):
             Env.PROCESSED_BUCKET: processed,
             Env.WAREHOUSE_SECRET_NAME: "onyx/dev/warehouse",
             Env.WAREHOUSE_SCHEMA: "public",
+            Env.WAREHOUSE_SSL_MODE: "require",
         },
         "advance_watermark": {**POWERTOOLS, Env.INGESTION_BUCKET: ingestion},
     }
