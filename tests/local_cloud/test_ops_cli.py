@@ -209,7 +209,8 @@ def test_smoke_when_the_run_fails_exits_non_zero_naming_the_failed_state(cloud):
     cloud.settle()  # the failed run's e-mail
 
     assert smoked.returncode == 1, smoked.stdout + smoked.stderr
-    broken = "ValueError: database secret lacks username, password, dbname"
+    broken = ("InvalidSecret: secret onyx/dev/totesys: lacks username, password, dbname "  # pragma: allowlist secret
+              "(and no sourceDatabase setting given)")
     extract = deployed_function(cloud, "Extract")["FunctionName"]
     user = DatabaseCredentials.from_url(cloud.state.warehouse_url).username
     schedule, alerts = _rules(cloud)
