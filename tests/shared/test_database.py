@@ -7,7 +7,9 @@ from __future__ import annotations
 import socket
 import struct
 import threading
+from dataclasses import replace
 
+import pg8000.native
 import pytest
 
 from lambdas.shared.database import DatabaseCredentials
@@ -81,3 +83,28 @@ def test_a_connection_sends_small_writes_at_once_as_libpq_does(pg_server):
         assert conn._usock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
     finally:
         conn.close()
+
+
+def test_small_writes_go_at_once_from_the_tls_handshake_on(pg_server, monkeypatch):
+    """TCP_NODELAY before the first byte: set after pg8000's handshake and login, it had let Nagle hold three writes
+    of each connection for the server's delayed ACK (52 ms a connection instead of 6)."""
+    real = pg8000.native.Connection
+    seen: list[int] = []
+
+    def spying(*args: object, sock: socket.socket, **kwargs: object) -> pg8000.native.Connection:
+        seen.append(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        return real(*args, sock=sock, **kwargs)
+
+    monkeypatch.setattr(pg8000.native, "Connection", spying)
+    pg_server.connect().close()
+    assert [bool(value) for value in seen] == [True]
+
+
+def test_a_refused_connection_is_pg8000_s_interface_error_as_before(pg_server):
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(pg8000.native.InterfaceError, match=f"Can't create a connection to host 127.0.0.1 and port "
+                                                           f"{port}") as refused:
+        replace(pg_server, port=port).connect(timeout=5)
+    assert isinstance(refused.value.__cause__, ConnectionRefusedError)
