@@ -233,7 +233,7 @@ def test_smoke_when_the_run_fails_exits_non_zero_naming_the_failed_state(cloud):
         "smoke check: 4 OK, 1 to do, 2 failed",
     ]
     (alert,) = cloud.moto.alerts
-    assert alert.subject == "Onyx dev: run FAILED in Extract (ValueError)"
+    assert alert.subject == "Onyx dev: run FAILED in Extract (InvalidSecret)"
 
 
 def test_smoke_of_a_stack_with_only_the_policy_it_prints_shows_a_pending_e_mail_and_a_disabled_schedule(
