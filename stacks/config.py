@@ -8,7 +8,15 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from lambdas.shared.constants import DEFAULT_SAFETY_LAG_SECONDS, DEFAULT_SCHEDULE_MINUTES
@@ -39,6 +47,8 @@ _EC2_ID = {
     prefix: re.compile(rf"^{prefix}-(?:[0-9a-f]{{8}}|[0-9a-f]{{17}})$") for prefix in ("vpc", "subnet", "sg", "rtb")
 }
 _KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z]{2}(-[a-z]+)+-\d:\d{12}:key/(?:mrk-[0-9a-f]{32}|[0-9a-f-]{36})$")
+# The settings that list EC2 resources by id, and the prefix of each id.
+_EC2_ID_LISTS: Final = {"subnet_ids": "subnet", "security_group_ids": "sg", "route_table_ids": "rtb"}
 # The interface (or, for S3, gateway) endpoints a VPC without a NAT needs for what the functions call.
 VPC_ENDPOINTS: Final = ("s3", "secretsmanager", "sts", "xray")
 # Environments that must page a person: they refuse to synthesize without alertEmail.
@@ -124,20 +134,10 @@ class OnyxConfig(BaseModel):
     def _vpc_id(cls, value: str | None) -> str | None:
         return _ec2_id("vpc", value) if value else None
 
-    @field_validator("subnet_ids")
+    @field_validator(*_EC2_ID_LISTS)
     @classmethod
-    def _subnet_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(_ec2_id("subnet", item) for item in value)
-
-    @field_validator("security_group_ids")
-    @classmethod
-    def _security_group_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(_ec2_id("sg", item) for item in value)
-
-    @field_validator("route_table_ids")
-    @classmethod
-    def _route_table_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(_ec2_id("rtb", item) for item in value)
+    def _ec2_ids(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        return tuple(_ec2_id(_EC2_ID_LISTS[str(info.field_name)], item) for item in value)
 
     @field_validator("vpc_endpoints")
     @classmethod

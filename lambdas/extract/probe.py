@@ -9,12 +9,11 @@ READ ONLY transaction, rolled back; no table is read, only the catalog.
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any, Final
 
 from lambdas.extract.source import connect_source, source_errors
 from lambdas.shared.database import DatabaseCredentials
-from lambdas.shared.probe import SOURCE, STATEMENT_TIMEOUT
+from lambdas.shared.probe import SOURCE, read_only
 from lambdas.shared.totesys import TABLE_NAMES
 
 # to_regclass takes a quoted name (`transaction` is a reserved word); has_table_privilege is only asked of a
@@ -39,19 +38,9 @@ def probe_source(credentials: DatabaseCredentials) -> dict[str, Any]:
     """`{"probe": "source", "user", "pg_read_all_stats", "server_version", "server_version_num",
     "tables_missing", "tables_not_readable"}` (the last two: Totesys table names, in source order)."""
     conn = connect_source(credentials, io_timeout=PROBE_IO_TIMEOUT_SECONDS)
-    try:
-        with source_errors(credentials):
-            conn.run("BEGIN READ ONLY")
-            try:
-                conn.run(f"SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'")
-                ((user, read_all_stats, version, version_num),) = conn.run(_LOGIN_SQL)
-                tables = conn.run(_TABLES_SQL, names=list(TABLE_NAMES))
-            finally:
-                with contextlib.suppress(Exception):
-                    conn.run("ROLLBACK")
-    finally:
-        with contextlib.suppress(Exception):
-            conn.close()
+    with source_errors(credentials), read_only(conn):
+        ((user, read_all_stats, version, version_num),) = conn.run(_LOGIN_SQL)
+        tables = conn.run(_TABLES_SQL, names=list(TABLE_NAMES))
     return {"probe": SOURCE, "user": str(user), "pg_read_all_stats": bool(read_all_stats),
             "server_version": str(version), "server_version_num": int(version_num),
             "tables_missing": [str(name) for name, readable in tables if readable is None],

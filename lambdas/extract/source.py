@@ -9,18 +9,13 @@ import pg8000.native
 
 from lambdas.shared.database import DatabaseCredentials
 from lambdas.shared.errors import DatabaseTlsError, SourceUnavailable
-from lambdas.shared.sqlstates import error_fields, is_transient
+from lambdas.shared.sqlstates import error_reason, is_transient
 
 APPLICATION_NAME = "onyx-extract"
 
 
 def _where(credentials: DatabaseCredentials) -> str:
     return f"{credentials.host}:{credentials.port}/{credentials.dbname}"  # never the password
-
-
-def _reason(exc: BaseException) -> str:
-    fields = error_fields(exc)
-    return f"{fields.get('C', '')} {fields.get('M', '')}".strip() if fields else (str(exc) or type(exc).__name__)
 
 
 def connect_source(credentials: DatabaseCredentials, *, timeout: float = 10,
@@ -32,7 +27,7 @@ def connect_source(credentials: DatabaseCredentials, *, timeout: float = 10,
     except DatabaseTlsError:
         raise
     except Exception as exc:  # refused, DNS, auth, timeout, a TLS handshake cut short: "not reachable now"
-        raise SourceUnavailable(f"cannot connect to Totesys at {_where(credentials)}: {_reason(exc)}") from exc
+        raise SourceUnavailable(f"cannot connect to Totesys at {_where(credentials)}: {error_reason(exc)}") from exc
 
 
 @contextmanager
@@ -43,4 +38,4 @@ def source_errors(credentials: DatabaseCredentials) -> Iterator[None]:
     except (pg8000.native.DatabaseError, pg8000.native.InterfaceError, OSError) as exc:
         if not is_transient(exc):
             raise
-        raise SourceUnavailable(f"Totesys at {_where(credentials)} failed while reading: {_reason(exc)}") from exc
+        raise SourceUnavailable(f"Totesys at {_where(credentials)} failed while reading: {error_reason(exc)}") from exc

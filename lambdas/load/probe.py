@@ -8,7 +8,6 @@ are still counted.
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any, Final
 
 import pg8000.native
@@ -17,8 +16,8 @@ from lambdas.load.runner import connect
 from lambdas.load.warehouse import unavailable
 from lambdas.shared.database import DatabaseCredentials
 from lambdas.shared.identifiers import qualified
-from lambdas.shared.probe import STATEMENT_TIMEOUT, WAREHOUSE
-from lambdas.shared.sqlstates import error_fields, is_transient
+from lambdas.shared.probe import WAREHOUSE, read_only
+from lambdas.shared.sqlstates import error_reason, is_transient
 
 # The views analysts query (lambdas/load/migrations/0004_views.sql; README "Connecting Power BI").
 ANALYST_VIEWS: Final = (
@@ -41,11 +40,6 @@ _PRIVILEGES_SQL = """
 """
 
 
-def _message(exc: BaseException) -> str:
-    fields = error_fields(exc)
-    return f"{fields.get('C', '')} {fields.get('M', '')}".strip() if fields else str(exc)
-
-
 def _count_views(conn: pg8000.native.Connection, schema: str) -> dict[str, dict[str, Any]]:
     views: dict[str, dict[str, Any]] = {}
     for view in ANALYST_VIEWS:
@@ -56,7 +50,7 @@ def _count_views(conn: pg8000.native.Connection, schema: str) -> dict[str, dict[
             if is_transient(exc):  # the server, not the view: the whole probe failed
                 raise
             conn.run("ROLLBACK TO SAVEPOINT probe_view")
-            views[view] = {"error": _message(exc)}
+            views[view] = {"error": error_reason(exc)}
         else:
             conn.run("RELEASE SAVEPOINT probe_view")
             views[view] = {"rows": int(rows)}
@@ -68,20 +62,12 @@ def probe_warehouse(credentials: DatabaseCredentials, schema: str) -> dict[str, 
     "temporary_tables", "create_in_schema"}` (`create_in_schema` is None when the schema does not exist)."""
     conn = connect(credentials)
     try:
-        conn.run("BEGIN READ ONLY")
-        try:
-            conn.run(f"SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'")
+        with read_only(conn):
             ((user, database, temporary, create),) = conn.run(_PRIVILEGES_SQL, schema=schema)
             views = _count_views(conn, schema)
-        except Exception as exc:
-            if is_transient(exc):
-                raise unavailable(exc, "probing") from exc
-            raise
-        finally:
-            with contextlib.suppress(Exception):
-                conn.run("ROLLBACK")
-    finally:
-        with contextlib.suppress(Exception):
-            conn.close()
+    except Exception as exc:
+        if is_transient(exc):
+            raise unavailable(exc, "probing") from exc
+        raise
     return {"probe": WAREHOUSE, "user": str(user), "database": str(database), "schema": schema, "views": views,
             "temporary_tables": bool(temporary), "create_in_schema": None if create is None else bool(create)}

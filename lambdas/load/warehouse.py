@@ -8,7 +8,7 @@ import re
 import pg8000.native
 
 from lambdas.shared.errors import InvalidData, WarehouseUnavailable
-from lambdas.shared.sqlstates import error_fields, sqlstate
+from lambdas.shared.sqlstates import error_fields, error_reason, sqlstate
 
 _KEY_DETAIL = re.compile(r"Key \((?P<columns>.+?)\)=\((?P<values>.*)\) (?P<reason>.+?)\.?$", re.DOTALL)
 _COPY_LINE = re.compile(r"\bline (\d+)\b")
@@ -16,9 +16,7 @@ _COPY_LINE = re.compile(r"\bline (\d+)\b")
 
 def unavailable(exc: BaseException, where: str) -> WarehouseUnavailable:
     """A retryable error naming what failed; only the server's message, never credentials."""
-    fields = error_fields(exc)
-    reason = f"{fields['C']} {fields.get('M', '')}".strip() if fields else (str(exc) or type(exc).__name__)
-    return WarehouseUnavailable(f"warehouse unavailable ({where}): {reason}")
+    return WarehouseUnavailable(f"warehouse unavailable ({where}): {error_reason(exc)}")
 
 
 def copy_line(exc: BaseException) -> int | None:

@@ -98,7 +98,7 @@ class DatabaseCredentials:
         if parts.scheme not in ("postgresql", "postgres") or not parts.hostname or not parts.path.strip("/"):
             raise ValueError("expected a URL like postgresql://user:password@host:5432/dbname")
         query = parse_qs(parts.query)
-        return cls(host=parts.hostname, port=parts.port or 5432, username=unquote(parts.username or "postgres"),
+        return cls(host=parts.hostname, port=parts.port or DEFAULT_PORT, username=unquote(parts.username or "postgres"),
                    password=unquote(parts.password or ""), dbname=unquote(parts.path.strip("/")),
                    sslmode=query.get("sslmode", [DEFAULT_SSL_MODE])[0],
                    sslrootcert=query.get("sslrootcert", [None])[0])

@@ -13,8 +13,11 @@ refused, not taken for either.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any, Final, Literal
 
+import pg8000.native
 from pydantic import BaseModel, ConfigDict
 
 PROBE_KEY: Final = "probe"
@@ -30,6 +33,23 @@ class ProbeEvent(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     probe: Literal["source", "warehouse"]
+
+
+@contextlib.contextmanager
+def read_only(conn: pg8000.native.Connection) -> Iterator[None]:
+    """The probe's one transaction: READ ONLY, each statement bounded by STATEMENT_TIMEOUT, always rolled back; the
+    connection is closed after it (errors of the rollback and the close are not the probe's answer)."""
+    try:
+        conn.run("BEGIN READ ONLY")
+        try:
+            conn.run(f"SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'")
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                conn.run("ROLLBACK")
+    finally:
+        with contextlib.suppress(Exception):
+            conn.close()
 
 
 def asks_probe(event: dict[str, Any], kind: str) -> bool:

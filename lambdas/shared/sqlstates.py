@@ -23,6 +23,13 @@ def error_fields(exc: BaseException) -> dict[str, str]:
     return {}
 
 
+def error_reason(exc: BaseException) -> str:
+    """What went wrong, for a message: the SQLSTATE and the server's words, or the error's own text (a network error);
+    never credentials."""
+    fields = error_fields(exc)
+    return f"{fields.get('C', '')} {fields.get('M', '')}".strip() if fields else (str(exc) or type(exc).__name__)
+
+
 def sqlstate(exc: BaseException) -> str:
     return error_fields(exc).get("C", "")
 
