@@ -12,10 +12,13 @@
 4. an incremental run after 1,000 changed source rows (new sales and purchase orders, amendments, payments),
    with the Lambdas' execution environments warm from the full load, then the same again with every
    invocation a cold start (a fresh process importing its handler), as after a long idle spell on Lambda;
-5. the ratio of the full load to the floor, and the targets of issue 9.
+5. the ratio of the full load to the floor, and the targets of issue 9;
+6. what share of the ingestion bucket the runs leave the archive rule would move, and what it saves
+   (bench/retention.py).
 
-Prints the table (bench/report.py) and writes `<json-dir>/<timestamp>-scale<N>.json`. With `--profile`, a
-second full load into a fresh warehouse then runs every Lambda under pyinstrument (bench/profile.py).
+Prints the tables (bench/report.py, bench/retention.py) and writes `<json-dir>/<timestamp>-scale<N>.json`.
+With `--profile`, a second full load into a fresh warehouse then runs every Lambda under pyinstrument
+(bench/profile.py).
 It is a benchmark, not a test: it exits 0 whatever the figures, 1 only if an execution failed.
 """
 
@@ -32,7 +35,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import floor, report
+from bench import floor, report, retention
 from lambdas.shared.constants import States
 from lambdas.shared.database import DatabaseCredentials
 from lambdas.shared.totesys import TABLES
@@ -103,6 +106,7 @@ def run_bench(scale: int, *, server: DatabaseCredentials | None = None, reuse_so
                                overrides=OVERRIDES, synthesized=synthesized))
             try:
                 _runs(cloud, result, _Databases(pg, source, warehouse, floor_target, settle_seconds), progress)
+                result["retention"] = _retention(cloud)
             finally:
                 cloud.down()
             result["machine"]["load_average_at_end"] = report.load_average()
@@ -251,6 +255,15 @@ def _floor_again(measured: dict[str, Any], source: DatabaseCredentials, target: 
     measured["rows_per_second"] = round(measured["rows"] / measured["seconds"]) if measured["seconds"] else None
 
 
+def _retention(cloud: LocalCloud) -> dict[str, Any]:
+    """What the ingestion bucket's archive rule would move of the lake the runs left (bench/retention.py)."""
+    if cloud.deployment is None:
+        raise RuntimeError("the local cloud is not up")
+    bucket = retention.ingestion_bucket(cloud.client("cloudformation"), cloud.client("lambda"),
+                                        cloud.deployment.stack_name)
+    return retention.report(bucket, retention.list_objects(cloud.client("s3"), bucket))
+
+
 def _memory_by_function(cloud: LocalCloud) -> dict[str, int]:
     functions = cloud.client("lambda").list_functions().get("Functions", [])
     return {f["FunctionName"]: int(f.get("MemorySize", 128)) for f in functions}
@@ -352,6 +365,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     result = run_bench(args.scale, reuse_source=args.reuse_source, json_dir=args.json_dir, profile=args.profile)
     print(report.render(result))
+    print()
+    print(retention.render(result["retention"]))
     if "profile" in result:
         from bench.profile import render_profile
 

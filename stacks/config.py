@@ -86,6 +86,13 @@ class OnyxConfig(BaseModel):
     log_retention_days: int = 30
     log_level: str = "INFO"
     noncurrent_version_days: Annotated[int, Field(ge=1, le=3650)] = 90
+    # Days an ingestion object stays in S3 Standard before its lifecycle moves it to Glacier Instant Retrieval
+    # (stacks/data_lake.py). S3 itself takes 0 and up for GLACIER_IR; under 30 the runs that may still re-read a
+    # file (a failed run's retry, a replay of the transform's state) would pay Glacier IR's retrieval fee for a
+    # saving of under two cents a GB.
+    archive_after_days: Annotated[int, Field(ge=30, le=3650)] = 90
+    # Days a rebuild's scratch (`rebuilds/<rebuild_id>/` in the processed bucket) lives; more than any rebuild takes.
+    rebuild_scratch_days: Annotated[int, Field(ge=1, le=365)] = 7
     access_log_days: Annotated[int, Field(ge=1, le=3650)] = 365
     account: str | None = None
     region: str | None = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from bench import retention
 from bench.report import REQUIRED_KEYS, render
 from bench.run import INCREMENTAL, run_bench
 from lambdas.shared.totesys import TABLES
@@ -86,6 +87,16 @@ def test_bench_measures_floor_full_load_and_incremental_and_writes_json(pg_serve
     assert written["targets"]["peak_rss_mb"]["value"] == max(
         i["peak_rss_mb"] for run in (full, incremental, cold) for i in run["invocations"])
     assert written["passed"] == all(t["pass"] for t in written["targets"].values())
+
+    # The lake the three runs left: a manifest and a watermark each, and their data files (bench/retention.py).
+    lake = written["retention"]["kinds"]
+    assert written["retention"]["bucket"].startswith("onyx-dev-")
+    assert (lake["manifests"]["objects"], lake["watermarks"]["objects"]) == (3, 3)
+    # One file per table a run extracted rows of: 11 in the full load, the 4 changed in each incremental.
+    assert lake["data"]["objects"] == sum(rows > 0 for run in (full, incremental, cold)
+                                          for rows in run["extracted"].values()) == 11 + 4 + 4
+    assert lake["total"]["objects"] == 3 + 3 + lake["data"]["objects"]
+    assert "data files (<table>/.../*.jsonl)" in retention.render(written["retention"])
 
     table = render(result)
     assert "floor: COPY TO | COPY FROM" in table

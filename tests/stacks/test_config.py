@@ -62,6 +62,29 @@ def test_bad_value_fails_naming_the_key(key, value):
         config_with(**{key: value})
 
 
+def test_retention_settings_default_to_90_days_in_standard_and_7_days_of_rebuild_scratch():
+    config = config_with()
+    assert (config.archive_after_days, config.rebuild_scratch_days) == (90, 7)
+
+
+@pytest.mark.parametrize(("key", "value"), [("archiveAfterDays", "30"), ("archiveAfterDays", "3650"),
+                                            ("rebuildScratchDays", "1"), ("rebuildScratchDays", "365")])
+def test_retention_settings_take_their_bounds(key, value):
+    assert config_with(**{key: value}).model_dump(by_alias=True)[key] == int(value)
+
+
+@pytest.mark.parametrize(("key", "value", "message"), [
+    ("archiveAfterDays", "29", "Input should be greater than or equal to 30"),
+    ("archiveAfterDays", "3651", "Input should be less than or equal to 3650"),
+    ("archiveAfterDays", "never", "Input should be a valid integer"),
+    ("rebuildScratchDays", "0", "Input should be greater than or equal to 1"),
+    ("rebuildScratchDays", "366", "Input should be less than or equal to 365"),
+])
+def test_retention_setting_out_of_range_fails_naming_the_key(key, value, message):
+    with pytest.raises(ConfigError, match=rf"\n  {key}: {message}.* \(from context key '{key}' \(-c {key}=\.\.\.\)\)$"):
+        config_with(**{key: value})
+
+
 def test_missing_required_value_names_the_key_in_cdk_json():
     context = cdk_json_context()
     dev = dict(context["onyx"]["environments"]["dev"])

@@ -1,12 +1,14 @@
-"""The buckets: encrypted, versioned, private, SSL-only, access-logged, retained."""
+"""The buckets: encrypted, versioned, private, SSL-only, access-logged, retained; their lifecycle rules."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
+from aws_cdk.assertions import Template
 
-from tests.stacks.conftest import Synthesized
+from stacks.application import build_app, stack_of
+from tests.stacks.conftest import NO_BUNDLING, Synthesized
 
 BUCKETS = ("ingestion", "processed", "access_logs")
 
@@ -66,15 +68,70 @@ def test_data_bucket_logs_access_to_the_log_bucket(synthesized, name, prefix):
     }
 
 
-@pytest.mark.parametrize("name", ["ingestion", "processed"])
-def test_data_bucket_expires_old_versions_after_90_days(synthesized, name):
-    assert _bucket(synthesized, name)["Properties"]["LifecycleConfiguration"] == {
+NONCURRENT_VERSIONS_RULE = {
+    "Id": "expire-noncurrent-versions",
+    "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+    "NoncurrentVersionExpiration": {"NoncurrentDays": 90},
+    "Status": "Enabled",
+}
+
+
+def test_ingestion_bucket_archives_current_objects_to_glacier_instant_retrieval_after_90_days(synthesized):
+    # GLACIER_IR: read by GetObject without a restore, so a rebuild still reads every extracted file. Every key:
+    # S3 moves nothing under 128 KB (the manifests, the watermarks) to GLACIER_IR, hence no filter.
+    assert _bucket(synthesized, "ingestion")["Properties"]["LifecycleConfiguration"] == {
+        "Rules": [
+            NONCURRENT_VERSIONS_RULE,
+            {
+                "Id": "archive-current-versions",
+                "Status": "Enabled",
+                "Transitions": [{"StorageClass": "GLACIER_IR", "TransitionInDays": 90}],
+            },
+        ]
+    }
+
+
+def test_processed_bucket_expires_rebuild_scratch_after_7_days(synthesized):
+    assert _bucket(synthesized, "processed")["Properties"]["LifecycleConfiguration"] == {
+        "Rules": [
+            NONCURRENT_VERSIONS_RULE,
+            {
+                "Id": "expire-rebuild-scratch",
+                "ExpirationInDays": 7,
+                "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
+                "Prefix": "rebuilds/",
+                "Status": "Enabled",
+            },
+        ]
+    }
+
+
+def test_access_log_bucket_expires_logs_after_365_days(synthesized):
+    assert _bucket(synthesized, "access_logs")["Properties"]["LifecycleConfiguration"] == {
         "Rules": [
             {
-                "Id": "expire-noncurrent-versions",
-                "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
-                "NoncurrentVersionExpiration": {"NoncurrentDays": 90},
+                "Id": "expire-access-logs",
+                "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+                "ExpirationInDays": 365,
+                "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
                 "Status": "Enabled",
             }
         ]
     }
+
+
+def test_retention_settings_reach_the_lifecycle_rules():
+    stack = stack_of(build_app({**NO_BUNDLING, "archiveAfterDays": "180", "rebuildScratchDays": "2",
+                                "noncurrentVersionDays": "30"}, nag=False))
+    resources = Template.from_stack(stack).to_json()["Resources"]
+
+    def rules(bucket):
+        return resources[stack.resolve(bucket.node.default_child.logical_id)]["Properties"][
+            "LifecycleConfiguration"]["Rules"]
+
+    ingestion, processed = rules(stack.data_lake.ingestion), rules(stack.data_lake.processed)
+    assert [rule.get("NoncurrentVersionExpiration") for rule in ingestion] == [{"NoncurrentDays": 30}, None]
+    assert ingestion[1]["Transitions"] == [{"StorageClass": "GLACIER_IR", "TransitionInDays": 180}]
+    assert [rule.get("NoncurrentVersionExpiration") for rule in processed] == [{"NoncurrentDays": 30},
+                                                                              {"NoncurrentDays": 1}]
+    assert processed[1]["ExpirationInDays"] == 2
