@@ -64,9 +64,10 @@ class DataLake(Construct):
         # the one archive class GetObject reads at once, in milliseconds, with no restore first (Glacier Flexible
         # Retrieval and Deep Archive would fail a rebuild until each object was restored). Its price: a per-GB
         # retrieval fee when read, and 90 days of storage billed for an object deleted sooner (these never are).
-        # Every key: S3 transitions no object under 128 KB to GLACIER_IR under either default minimum size, so
-        # the manifests (`runs/`) and watermarks (`state/watermarks/`), a few KB each, stay in Standard anyway
-        # and a table added to the source is covered without a rule of its own.
+        # Every key, no size filter: S3 transitions no object under 128 KB to GLACIER_IR under either default
+        # minimum size (and one would cost more in its transition request than it ever saved there), so the
+        # manifests (`runs/`) and watermarks (`state/watermarks/`), a few KB each, stay in Standard anyway, and a
+        # table added to the source is covered without a rule of its own.
         archive = s3.LifecycleRule(
             id="archive-current-versions",
             transitions=[s3.Transition(storage_class=s3.StorageClass.GLACIER_INSTANT_RETRIEVAL,
