@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -203,7 +204,8 @@ def _bucket_and_client(args: argparse.Namespace) -> tuple[str, Any]:
     if args.bucket:
         import boto3
 
-        session = boto3.Session(profile_name=args.profile, region_name=args.region)
+        # AWS_REGION as ops/stack_target.py reads it: boto3 itself reads only AWS_DEFAULT_REGION.
+        session = boto3.Session(profile_name=args.profile, region_name=args.region or os.environ.get("AWS_REGION"))
         return args.bucket, session.client("s3", endpoint_url=args.endpoint_url)
     target = open_target(args.stack, region=args.region, profile=args.profile,
                          alternatives=", or name one with --stack Onyx-<env> or --bucket NAME")
