@@ -89,6 +89,9 @@ class Errors:
     TLS_REFUSED: Final = "TlsRefused"
     CERTIFICATE_REJECTED: Final = "CertificateRejected"
     INVALID_SECRET: Final = "InvalidSecret"  # noqa: S105 - an error name
+    # A rebuild's swap refused (lambdas/load/rebuild_schema.py): a person must act, never retried.
+    REBUILD_REFUSED: Final = "RebuildRefused"
+    REBUILD_INCOMPLETE: Final = "RebuildIncomplete"
     # What the Lambda service itself throws for transient trouble.
     LAMBDA_TRANSIENT: Final = (
         "Lambda.ServiceException",

@@ -60,6 +60,20 @@ class InvalidData(OnyxError):
         super().__init__(f"{table} {key}: {rule}")
 
 
+class RebuildRefused(OnyxError):
+    """A warehouse rebuild would lose or break something (a privilege the login lacks, an object the migrations do
+    not create, an object elsewhere depending on the live schema): a person must fix it, never retried. The message
+    names each problem and its fix."""
+
+    def __init__(self, schema: str, problems: Iterable[str]) -> None:
+        self.schema, self.problems = schema, tuple(problems)
+        super().__init__(f"rebuild of schema {schema} refused: " + "; ".join(self.problems))
+
+
+class RebuildIncomplete(RebuildRefused):
+    """The rebuilt schema does not hold every run it should: swapping it in would lose data. Never retried."""
+
+
 def key_text(columns: Iterable[str], values: Iterable[object]) -> str:
     """`a=1, b=2022-11-03, c=14:20:52.186`: a row's key as errors name it (times with milliseconds)."""
     def show(value: object) -> str:
