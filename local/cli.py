@@ -23,6 +23,7 @@ from ops.cli import (
     add_smoke_arguments,
     add_validate_arguments,
     database_url,
+    execution_input,
     selection_of,
 )
 from ops.commands import summary_line
@@ -229,7 +230,8 @@ def _alive(pid: int) -> bool:
 
 
 def cmd_execute(args: argparse.Namespace) -> int:
-    return ops_commands.execute(selection_of(args, alternatives=()), as_json=args.json, run_id=args.run_id)
+    return ops_commands.execute(selection_of(args, alternatives=()), as_json=args.json, run_id=args.run_id,
+                                payload=execution_input(args))
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:

@@ -174,9 +174,11 @@ class LocalCloud:
             raise RuntimeError("the local cloud is not up")
         return self.state
 
-    def execute(self, run_id: str | None = None) -> ExecutionOutcome:
-        """One execution, followed to its end, and its end's events delivered (a failure's e-mail printed)."""
-        outcome = start_and_wait(self.client("stepfunctions"), self._state().state_machine_arn, self.progress, run_id)
+    def execute(self, run_id: str | None = None, payload: dict[str, Any] | None = None) -> ExecutionOutcome:
+        """One execution (a run, or what `payload` asks: ops.executions.rebuild_input, replay_input), followed to its
+        end (a rebuild: its rebuild execution's), and its end's events delivered (a failure's e-mail printed)."""
+        outcome = start_and_wait(self.client("stepfunctions"), self._state().state_machine_arn, self.progress, run_id,
+                                 payload)
         self.settle()
         return outcome
 

@@ -26,7 +26,7 @@ from moto.stepfunctions.models import stepfunctions_backends
 from local import synth_cache
 from local.moto_cloud import ACCOUNT, REGION
 from local.moto_network import create_network
-from stacks.config import cdk_json_context, check_keys, load_config
+from stacks.config import OnyxConfig, cdk_json_context, check_keys, load_config
 
 REPO = Path(__file__).resolve().parent.parent
 # For runs whose source activity is committed before the run starts (`run`, tests, `make bench`): no
@@ -46,6 +46,9 @@ class Deployment:
     template: dict[str, Any]
     state_machine_arn: str
     state_machine_role_arn: str
+    # The rebuild's own state machine (the pipeline starts it on {"mode": "rebuild"}), and its role.
+    rebuild_state_machine_arn: str
+    rebuild_state_machine_role_arn: str
     schedule_expression: str | None
     schedule_rule_name: str | None
     outputs: dict[str, str]
@@ -155,23 +158,35 @@ def deploy(clients: dict[str, Any], outdir: Path, context: dict[str, Any]) -> De
         raise DeployError(f"stack {stack_name}: {stack['StackStatus']} {stack.get('StackStatusReason', '')}")
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     resources = cfn.describe_stack_resources(StackName=stack_name)["StackResources"]
-    machine_arn, role_arn = _make_state_machine_executable(clients["stepfunctions"], resources)
+    config = load_config(context)
+    machines = _make_state_machines_executable(clients["stepfunctions"], resources, config)
     rules = [clients["events"].describe_rule(Name=r["PhysicalResourceId"].split("|")[-1])
              for r in resources if r["ResourceType"] == "AWS::Events::Rule"]
     scheduled = next((rule for rule in rules if rule.get("ScheduleExpression")), None)
+    (machine_arn, role_arn) = machines[config.pipeline_state_machine_name]
+    (rebuild_arn, rebuild_role_arn) = machines[config.rebuild_state_machine_name]
     return Deployment(stack_name=stack_name, template=template, state_machine_arn=machine_arn,
-                      state_machine_role_arn=role_arn,
+                      state_machine_role_arn=role_arn, rebuild_state_machine_arn=rebuild_arn,
+                      rebuild_state_machine_role_arn=rebuild_role_arn,
                       schedule_expression=scheduled["ScheduleExpression"] if scheduled else None,
                       schedule_rule_name=scheduled["Name"] if scheduled else None, outputs=outputs, context=context)
 
 
-def _make_state_machine_executable(sfn: Any, resources: list[dict[str, Any]]) -> tuple[str, str]:
+def _make_state_machines_executable(sfn: Any, resources: list[dict[str, Any]],
+                                    config: OnyxConfig) -> dict[str, tuple[str, str]]:
+    """The stack's two state machines (named by the configuration) made executable: {name: (arn, role arn)}."""
+    names = (config.pipeline_state_machine_name, config.rebuild_state_machine_name)
+    arns = {r["PhysicalResourceId"].rsplit(":", 1)[-1]: r["PhysicalResourceId"] for r in resources
+            if r["ResourceType"] == "AWS::StepFunctions::StateMachine"}
+    if sorted(arns) != sorted(names):
+        raise DeployError(f"expected the state machines {', '.join(names)}, found {', '.join(arns) or 'none'}")
+    return {name: _make_state_machine_executable(sfn, arns[name]) for name in names}
+
+
+def _make_state_machine_executable(sfn: Any, arn: str) -> tuple[str, str]:
     """moto's CloudFormation puts state machines in its non-executing backend: copy ours, definition
     untouched (references already resolved by CloudFormation), into the backend that executes."""
-    arns = [r["PhysicalResourceId"] for r in resources if r["ResourceType"] == "AWS::StepFunctions::StateMachine"]
-    if len(arns) != 1:
-        raise DeployError(f"expected one state machine in the stack, found {len(arns)}")
-    created = stepfunctions_backends[ACCOUNT][REGION].describe_state_machine(arns[0])
+    created = stepfunctions_backends[ACCOUNT][REGION].describe_state_machine(arn)
     kwargs: dict[str, Any] = {"name": created.name, "definition": created.definition, "roleArn": created.roleArn,
                               "type": getattr(created, "type", None) or "STANDARD"}
     if getattr(created, "loggingConfiguration", None):

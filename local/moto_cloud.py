@@ -30,6 +30,10 @@ from moto.awslambda.models import LambdaFunction, lambda_backends
 from moto.core.config import default_user_config
 from moto.server import ThreadedMotoServer
 from moto.sns.models import SNSBackend
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
+    StateTaskService,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import StateTaskLambda
 from moto.stepfunctions.parser.asl.utils import boto_client
 
 from local import moto_compat
@@ -95,6 +99,25 @@ class _StateMachineBoto3:
         return boto3.client(*args, **kwargs)
 
 
+# The role of the execution whose task is calling AWS on this thread.
+_execution_role = threading.local()
+
+
+def _with_execution_role(original: Callable[..., None]) -> Callable[..., None]:
+    """A task's calls (Lambda, Step Functions) are signed with its own state machine's role, as on AWS: the
+    execution's environment names it, and the call is made on the thread that evaluates the task."""
+
+    def eval_execution(task: Any, env: Any) -> None:
+        previous = getattr(_execution_role, "arn", None)
+        _execution_role.arn = env.aws_execution_details.role_arn
+        try:
+            original(task, env)
+        finally:
+            _execution_role.arn = previous
+
+    return eval_execution
+
+
 @dataclass
 class MotoCloud:
     """A running moto server whose Lambda functions run our handlers and whose SNS alerts we keep."""
@@ -109,7 +132,8 @@ class MotoCloud:
     execution_events: ExecutionEvents | None = None
     authorizer: Authorizer | None = None
     sessions: RoleSessions = field(default_factory=lambda: RoleSessions(ACCOUNT, REGION))
-    # The deployed state machine's execution role: its tasks call Lambda with this role's credentials.
+    # The deployed state machine's execution role: its tasks call Lambda with this role's credentials (an execution
+    # of another state machine, the rebuild's, calls with its own machine's role: `_execution_role`).
     state_machine_role_arn: str | None = None
     on_denial: Callable[[Denial], None] | None = None
     # New Lambda environments forked from a process holding the libraries (local/lambda_forkserver.py).
@@ -135,7 +159,12 @@ class MotoCloud:
                                      on_denial=self.on_denial)
         self.authorizer.install(self._patch)
         self._patch(boto_client, "boto3", _StateMachineBoto3(self._state_machine_credentials))
+        for task in (StateTaskLambda, StateTaskService):
+            self._patch(task, "_eval_execution", _with_execution_role(task._eval_execution))
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
+        # The interpreter logs every path a Choice finds missing (`IsPresent` false) and every task failure as an
+        # ERROR with its state's whole repr; the execution's history (which `execute` follows) says what matters.
+        logging.getLogger("moto.stepfunctions.parser.asl.component.eval_component").setLevel(logging.CRITICAL)
         self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self.server.start()
         # moto keeps its state in this process's memory: start from an empty account every time.
@@ -182,9 +211,10 @@ class MotoCloud:
             return True
 
     def _state_machine_credentials(self) -> dict[str, str]:
-        if self.state_machine_role_arn is None:  # nothing deployed yet: moto's own placeholder, refused
+        role_arn = getattr(_execution_role, "arn", None) or self.state_machine_role_arn
+        if role_arn is None:  # nothing deployed yet: moto's own placeholder, refused
             return {"AWS_ACCESS_KEY_ID": "ak", "AWS_SECRET_ACCESS_KEY": "sk"}
-        return self.sessions.environment(self.state_machine_role_arn, "onyx-local-execution")
+        return self.sessions.environment(role_arn, "onyx-local-execution")
 
     def _lambda_invoke(self) -> Callable[..., bytes]:
         cloud = self

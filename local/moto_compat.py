@@ -7,10 +7,13 @@ answer as AWS answers (an e-mail subscription awaits its confirmation).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Any
 
+import botocore
+import botocore.session
 from botocore.exceptions import ClientError
 from moto.cloudformation import parsing
 from moto.core.common_models import CloudFormationModel
@@ -19,6 +22,9 @@ from moto.sns.models import SNSBackend, Subscription, sns_backends
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
 from moto.stepfunctions.parser.asl.component.common.string.string_expression import StringVariableSample
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
+    StateTaskService,
+)
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import StateTaskLambda
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 
@@ -183,11 +189,76 @@ def _lambda_client_error(original: Callable[..., Any]) -> Callable[..., Any]:
     return from_error
 
 
+def _service_parameters(original: Callable[..., Any]) -> Callable[..., Any]:
+    """A service integration (`arn:aws:states:::states:startExecution`, `arn:aws:states:::aws-sdk:sfn:...`) takes its
+    parameters in PascalCase (`StateMachineArn`) whatever the service's own casing; moto hands them to boto3 as they
+    are, which refuses them. Rename each to the API model's member (case-insensitively), as Step Functions does."""
+
+    def normalise_parameters(task: Any, parameters: dict[str, Any], boto_service_name: str | None = None,
+                             service_action_name: str | None = None) -> None:
+        original(task, parameters, boto_service_name, service_action_name)
+        shape = _input_shape(task._get_boto_service_name(boto_service_name),
+                             task._get_boto_service_action(service_action_name))
+        renamed = _to_model(parameters, shape)
+        parameters.clear()
+        parameters.update(renamed)
+
+    return normalise_parameters
+
+
+def _service_response(original: Callable[..., Any]) -> Callable[..., Any]:
+    """...and gives its result in PascalCase (`$.ExecutionArn`, `$.Executions[0].Name`), timestamps as text."""
+
+    def normalise_response(task: Any, response: Any, boto_service_name: str | None = None,
+                           service_action_name: str | None = None) -> None:
+        original(task, response, boto_service_name, service_action_name)
+        if isinstance(response, dict):
+            pascal = _pascal_case(response)
+            response.clear()
+            response.update(pascal)
+
+    return normalise_response
+
+
+@functools.lru_cache(maxsize=64)
+def _input_shape(service: str, action: str) -> Any:
+    model = botocore.session.get_session().get_service_model(service)
+    operation = next((name for name in model.operation_names if botocore.xform_name(name) == action), None)
+    return model.operation_model(operation).input_shape if operation else None
+
+
+def _to_model(value: Any, shape: Any) -> Any:
+    if shape is None:
+        return value
+    if shape.type_name == "structure" and isinstance(value, dict):
+        members = {name.lower(): name for name in shape.members}
+        renamed = {}
+        for key, item in value.items():
+            name = members.get(key.lower(), key)
+            renamed[name] = _to_model(item, shape.members.get(name))
+        return renamed
+    if shape.type_name == "list" and isinstance(value, list):
+        return [_to_model(item, shape.member) for item in value]
+    return value
+
+
+def _pascal_case(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key[:1].upper() + key[1:]: _pascal_case(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_pascal_case(item) for item in value]
+    if hasattr(value, "isoformat"):  # a timestamp: JSON text in a state's data, as on AWS
+        return value.isoformat()
+    return value
+
+
 FIXES: tuple[tuple[Any, str, Callable[[Callable[..., Any]], Callable[..., Any]], bool], ...] = (
     (Key, "create_from_cloudformation_json", _kms_key_tags, True),
     (parsing, "resource_class_from_type", _resource_class_from_type, False),
     (StringVariableSample, "_eval_body", _variable_sample, False),
     (StateTaskLambda, "_from_error", _lambda_client_error, False),
+    (StateTaskService, "_normalise_parameters", _service_parameters, False),
+    (StateTaskService, "_normalise_response", _service_response, False),
     (SNSBackend, "subscribe", _pending_email, False),
 )
 

@@ -13,6 +13,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pg8000.exceptions
 from botocore.exceptions import BotoCoreError, ClientError
@@ -56,7 +57,16 @@ def add_report_arguments(parser: argparse.ArgumentParser, default: str = "the ta
 
 def add_execute_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    parser.add_argument("--run-id", help="the execution name (default: run-<UTC time>-<random>)")
+    parser.add_argument("--run-id", help="the execution name (default: run-<UTC time>-<random>, rebuild-..., "
+                                         "replay-...)")
+    what = parser.add_mutually_exclusive_group()
+    what.add_argument("--rebuild", action="store_true",
+                      help="recompute the warehouse from every committed run of the lake and swap it in at the end "
+                           "(docs/operations.md)")
+    what.add_argument("--replay", metavar="RUN_ID",
+                      help="transform and load one extracted run again (a loaded run: nothing changes)")
+    parser.add_argument("--step-runs", type=_positive, metavar="N",
+                        help="with --rebuild: runs per step (default 200)")
 
 
 def add_smoke_arguments(parser: argparse.ArgumentParser) -> None:
@@ -95,6 +105,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def execution_input(args: argparse.Namespace) -> dict[str, Any] | None:
+    """What `execute` asks the pipeline for: a run (None), a rebuild, or a replay."""
+    from ops.executions import rebuild_input, replay_input
+
+    if args.step_runs is not None and not args.rebuild:
+        raise ValueError("--step-runs goes with --rebuild")
+    if args.rebuild:
+        return rebuild_input(args.step_runs)
+    if args.replay is not None:
+        return replay_input(args.replay)
+    return None
+
+
 def selection_of(args: argparse.Namespace, alternatives: Sequence[str] = (STACK_HINT,)) -> Selection:
     return Selection(stack=getattr(args, "stack", None), region=getattr(args, "region", None),
                      profile=getattr(args, "profile", None), warehouse_url=getattr(args, "warehouse_url", None),
@@ -117,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "report":
             return commands.report(selection, args.out)
         if args.command == "execute":
-            return commands.execute(selection, as_json=args.json, run_id=args.run_id)
+            return commands.execute(selection, as_json=args.json, run_id=args.run_id, payload=execution_input(args))
         if args.command == "smoke":
             return commands.smoke(selection, as_json=args.json, run_id=args.run_id, policy=args.policy)
         return commands.status(selection, last=args.last, as_json=args.json)

@@ -21,8 +21,13 @@ def to_stderr(message: str) -> None:
 def summary_line(outcome: Any) -> str:
     """One execution's outcome in a line: `run-…: SUCCEEDED in 9.1s — extracted 551 rows, loaded 561`."""
     moved = sum(outcome.loaded.values())
-    line = (f"{outcome.run_id}: {outcome.status} in {outcome.seconds:.1f}s — "
-            f"extracted {sum(outcome.extracted.values()):,} rows, loaded {moved:,}")
+    if getattr(outcome, "rebuild_execution_arn", None) is not None:  # a rebuild: its progress says what it did
+        line = f"{outcome.run_id}: rebuild {outcome.status} in {outcome.seconds:.1f}s — {outcome.progress or 'no step'}"
+        if outcome.swapped:
+            line += " — swapped in"
+    else:
+        line = (f"{outcome.run_id}: {outcome.status} in {outcome.seconds:.1f}s — "
+                f"extracted {sum(outcome.extracted.values()):,} rows, loaded {moved:,}")
     if outcome.error:
         line += f" — {outcome.error['error']}: {outcome.error['cause']}"
     return line
@@ -54,12 +59,13 @@ def report(selection: Selection, out: Path, *, progress: Progress = to_stderr) -
 
 
 def execute(selection: Selection, *, as_json: bool = False, run_id: str | None = None,
-            progress: Progress = to_stderr) -> int:
-    """Start one execution and follow it state by state; 0 only if it succeeded."""
+            payload: dict[str, Any] | None = None, progress: Progress = to_stderr) -> int:
+    """Start one execution (a run, or what `payload` asks: a rebuild, a replay) and follow it state by state (a
+    rebuild: to the end of the rebuild execution); 0 only if it succeeded."""
     from ops.executions import start_and_wait
 
     target = selection.target()
-    outcome = start_and_wait(target.stepfunctions(), target.state_machine_arn(), progress, run_id)
+    outcome = start_and_wait(target.stepfunctions(), target.state_machine_arn(), progress, run_id, payload)
     if as_json:
         print(json.dumps(outcome.to_json()))
     else:

@@ -10,16 +10,27 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from lambdas.shared.constants import States
+from lambdas.shared.constants import Modes, States
 
 Progress = Callable[[str], None]
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
 
-def new_run_id(now: datetime | None = None) -> str:
-    """An execution name that sorts by time and is unique: `run-20261125T223000Z-1a2b3c`."""
+def new_run_id(now: datetime | None = None, kind: str = "run") -> str:
+    """An execution name that sorts by time and is unique: `run-20261125T223000Z-1a2b3c` (`rebuild-...`,
+    `replay-...` for those)."""
     now = now or datetime.now(UTC)
-    return f"run-{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    return f"{kind}-{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def rebuild_input(step_runs: int | None = None) -> dict[str, Any]:
+    """The pipeline execution's input that starts a rebuild."""
+    return {"mode": Modes.REBUILD, **({"step_runs": step_runs} if step_runs is not None else {})}
+
+
+def replay_input(run_id: str) -> dict[str, Any]:
+    """The pipeline execution's input that replays one extracted run."""
+    return {"mode": Modes.REPLAY, "run_id": run_id}
 
 
 @dataclass
@@ -41,6 +52,10 @@ class ExecutionOutcome:
     # From the execution's own start to stop date, as the Step Functions console shows it; `seconds` is
     # how long the watcher followed it, up to one poll more.
     execution_seconds: float | None = None
+    # A rebuild: the execution of the rebuild's state machine the pipeline started, its last progress and its swap.
+    rebuild_execution_arn: str | None = None
+    progress: str | None = None
+    swapped: dict[str, Any] | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -55,6 +70,9 @@ class ExecutionOutcome:
             out["error"] = self.error
         if self.failed_state is not None:
             out["failed_state"] = self.failed_state
+        for name in ("rebuild_execution_arn", "progress", "swapped"):
+            if getattr(self, name) is not None:
+                out[name] = getattr(self, name)
         return out
 
 
@@ -127,7 +145,8 @@ class ExecutionWatcher:
                 self._current = None
             self._last_failure = None  # a failed attempt its retry recovered from is not why the run ended
             seconds = (stamp - self._entered.get(name, stamp)).total_seconds()
-            self.outcome.state_seconds[name] = round(seconds, 2)
+            # A state the execution enters again (a rebuild's loop) counts its total.
+            self.outcome.state_seconds[name] = round(self.outcome.state_seconds.get(name, 0.0) + seconds, 2)
             output = json.loads(details.get("output") or "{}")
             summary = self._record(name, output if isinstance(output, dict) else {})
             self.progress(f"  {name:<14} done in {seconds:6.1f}s{summary}")
@@ -137,6 +156,13 @@ class ExecutionWatcher:
             self.progress(f"  attempt failed: {error}: {_short_cause(cause)}")
 
     def _record(self, state: str, output: dict[str, Any]) -> str:
+        if isinstance(output.get("rebuild_execution_arn"), str):
+            self.outcome.rebuild_execution_arn = output["rebuild_execution_arn"]
+        if isinstance(output.get("swapped"), dict):
+            self.outcome.swapped = output["swapped"]
+        if isinstance(output.get("progress"), str):  # a rebuild's step: which run of how many
+            self.outcome.progress = output["progress"]
+            return f"  {output['progress']}"
         for name, attribute in ((States.EXTRACT, "extracted"), (States.TRANSFORM, "transformed"),
                                 (States.LOAD, "loaded")):
             if state == name and isinstance(output.get(attribute), dict):
@@ -159,12 +185,22 @@ def _short_cause(cause: str) -> str:
 
 def start_and_wait(sfn: Any, state_machine_arn: str, progress: Progress, run_id: str | None = None,
                    payload: dict[str, Any] | None = None) -> ExecutionOutcome:
-    """Start an execution named `run_id` (new if None) and follow it to its end."""
-    run_id = run_id or new_run_id()
+    """Start an execution named `run_id` (new if None) and follow it to its end; a rebuild's, to the end of the
+    rebuild execution it started (whose outcome it returns)."""
+    mode = (payload or {}).get("mode")
+    run_id = run_id or new_run_id(kind=mode if isinstance(mode, str) and mode in (Modes.REBUILD, Modes.REPLAY)
+                                  else "run")
     progress(f"execution {run_id}")
     arn = sfn.start_execution(stateMachineArn=state_machine_arn, name=run_id,
                               input=json.dumps(payload or {}))["executionArn"]
-    return ExecutionWatcher(sfn, arn, run_id, progress).wait()
+    outcome = ExecutionWatcher(sfn, arn, run_id, progress).wait()
+    if outcome.succeeded and outcome.rebuild_execution_arn is not None:
+        progress(f"rebuild execution {outcome.rebuild_execution_arn.rsplit(':', 1)[-1]} "
+                 f"({outcome.rebuild_execution_arn.split(':')[-2]})")
+        rebuild = ExecutionWatcher(sfn, outcome.rebuild_execution_arn, run_id, progress).wait()
+        rebuild.rebuild_execution_arn = outcome.rebuild_execution_arn
+        return rebuild
+    return outcome
 
 
 def redrive(sfn: Any, execution_arn: str, progress: Progress) -> ExecutionOutcome:

@@ -83,6 +83,9 @@ class OnyxConfig(BaseModel):
     load_memory_mb: MemoryMb = 1024
     load_timeout_seconds: TimeoutSeconds = 900
     execution_timeout_minutes: Annotated[int, Field(ge=5, le=1440)] = 120
+    # A rebuild's own state machine (docs/operations.md): a year of 15-minute runs takes hours; Step Functions allows
+    # a Standard execution a year.
+    rebuild_timeout_hours: Annotated[int, Field(ge=1, le=8760)] = 24
     log_retention_days: int = 30
     log_level: str = "INFO"
     noncurrent_version_days: Annotated[int, Field(ge=1, le=3650)] = 90
@@ -209,6 +212,11 @@ class OnyxConfig(BaseModel):
         if "s3" in self.vpc_endpoints and not self.route_table_ids:
             raise ValueError("routeTableIds: is required when vpcEndpoints includes s3 (a gateway endpoint is a "
                              "route in the subnets' route tables)")
+        if self.rebuild_timeout_hours > 24 * self.rebuild_scratch_days:
+            # The scratch rule counts from each file's writing: a rebuild outliving it would lose its own state.
+            raise ValueError(f"rebuildTimeoutHours: {self.rebuild_timeout_hours} outlives rebuildScratchDays "
+                             f"({self.rebuild_scratch_days} days), after which a rebuild's own files expire; raise "
+                             "rebuildScratchDays")
         return self
 
     @field_validator("source_secret_name", "warehouse_secret_name")
@@ -273,6 +281,15 @@ class OnyxConfig(BaseModel):
     @property
     def stack_name(self) -> str:
         return f"Onyx-{self.env_name}"
+
+    @property
+    def pipeline_state_machine_name(self) -> str:
+        """Set, not generated: the rebuild's first step lists its running executions, and it refers to that step."""
+        return f"{self.stack_name}-pipeline"
+
+    @property
+    def rebuild_state_machine_name(self) -> str:
+        return f"{self.stack_name}-rebuild"
 
     @property
     def in_vpc(self) -> bool:

@@ -8,10 +8,8 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from lambdas.shared.rebuild import REBUILDS_PREFIX
 from stacks.config import OnyxConfig
-
-# Where a rebuild keeps its scratch in the processed bucket: `rebuilds/<rebuild_id>/...`.
-REBUILDS_PREFIX = "rebuilds/"
 
 
 def secure_bucket(

@@ -8,7 +8,7 @@ from constructs import IConstruct
 
 from stacks.network import FunctionNetwork
 from stacks.onyx_stack import OnyxStack
-from stacks.pipeline import WATERMARK_READS, WATERMARK_WRITES, StageFunction
+from stacks.pipeline import REBUILD_KEYS, WATERMARK_READS, WATERMARK_WRITES, StageFunction
 
 PACK = "AwsSolutions"
 
@@ -45,7 +45,7 @@ def _arn_of(element: IConstruct) -> str:
 def acknowledge_reviewed_findings(stack: OnyxStack) -> None:
     pipeline, lake = stack.pipeline, stack.data_lake
     notifier = stack.run_alerts.notifier
-    for stage in (*pipeline.stages, notifier):
+    for stage in (*pipeline.functions, notifier):
         acknowledge(
             stage.function,
             "L1",
@@ -80,33 +80,46 @@ def acknowledge_reviewed_findings(stack: OnyxStack) -> None:
             "AdvanceWatermark reads any run's extract manifest and adds a watermark object named by the run's "
             "high and id: one key pattern each, get or put only.",
         )
+    acknowledge(
+        pipeline.rebuild.role,
+        f"IAM5[Resource::{ingestion}/{WATERMARK_READS}]",
+        "A rebuild's plan reads every committed run's extract manifest: one key pattern, get only.",
+    )
+    acknowledge(
+        pipeline.rebuild.role,
+        f"IAM5[Resource::{_arn_of(lake.processed)}/{REBUILD_KEYS}]",
+        "A rebuild's plan is written under its own prefix, rebuilds/<rebuild id>/: one key pattern, put only.",
+    )
     if pipeline.network is not None:
         acknowledge_network_findings(stack, pipeline.network, pipeline.in_vpc)
-    machine_role = pipeline.state_machine.role
-    acknowledge(
-        machine_role,
-        "IAM5[Resource::*]",
-        "Step Functions X-Ray tracing and CloudWatch Logs delivery (logs:*LogDelivery*) support no resource scoping.",
-    )
-    for stage in pipeline.stages:
+    for machine, invoked in ((pipeline.state_machine, pipeline.stages),
+                             (pipeline.rebuild_state_machine, (pipeline.rebuild, pipeline.transform, pipeline.load))):
         acknowledge(
-            machine_role,
-            f"IAM5[Resource::{_arn_of(stage.function)}:*]",
-            "lambda:InvokeFunction on the function's versions and aliases (ARN:*), as CDK grants for a task.",
+            machine.role,
+            "IAM5[Resource::*]",
+            "Step Functions X-Ray tracing and CloudWatch Logs delivery (logs:*LogDelivery*) support no resource "
+            "scoping.",
         )
+        for stage in invoked:
+            acknowledge(
+                machine.role,
+                f"IAM5[Resource::{_arn_of(stage.function)}:*]",
+                "lambda:InvokeFunction on the function's versions and aliases (ARN:*), as CDK grants for a task.",
+            )
     acknowledge(
         notifier.role,
         "IAM5[Action::kms:GenerateDataKey*]",
         "What SNS needs of a publisher to an encrypted topic (GenerateDataKey, GenerateDataKeyWithoutPlaintext), "
         "on the alert topic's own key only.",
     )
-    machine_name = f"<{Stack.of(stack).get_logical_id(_cfn(pipeline.state_machine))}.Name>"
-    acknowledge(
-        notifier.role,
-        f"IAM5[Resource::arn:{_pseudo(stack.partition, 'Partition')}:states:{_pseudo(stack.region, 'Region')}:"
-        f"{_pseudo(stack.account, 'AccountId')}:execution:{machine_name}:*]",
-        "states:GetExecutionHistory on this state machine's executions, whose names are only known at run time.",
-    )
+    for machine in (pipeline.state_machine, pipeline.rebuild_state_machine):
+        machine_name = f"<{Stack.of(stack).get_logical_id(_cfn(machine))}.Name>"
+        acknowledge(
+            notifier.role,
+            f"IAM5[Resource::arn:{_pseudo(stack.partition, 'Partition')}:states:{_pseudo(stack.region, 'Region')}:"
+            f"{_pseudo(stack.account, 'AccountId')}:execution:{machine_name}:*]",
+            "states:GetExecutionHistory on this state machine's executions, whose names are only known at run time.",
+        )
 
 
 def acknowledge_network_findings(stack: OnyxStack, network: FunctionNetwork, stages: tuple[StageFunction, ...]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -19,11 +19,12 @@ from constructs import Construct
 from lambdas.extract.watermarks import PREFIX as WATERMARK_PREFIX
 from lambdas.shared.constants import METRICS_NAMESPACE, SERVICE_NAME, Env
 from lambdas.shared.layout import extract_manifest_key
+from lambdas.shared.rebuild import rebuild_prefix
 from stacks.bundling import lambda_code
 from stacks.config import LOG_RETENTION_DAYS, OnyxConfig
 from stacks.data_lake import DataLake
 from stacks.network import FunctionNetwork
-from stacks.workflow import PipelineWorkflow
+from stacks.workflow import PipelineWorkflow, RebuildWorkflow
 
 RUNTIME: Final = lambda_.Runtime.PYTHON_3_12
 
@@ -44,6 +45,13 @@ WATERMARK_TIMEOUT_SECONDS: Final = 60
 # The only ingestion keys AdvanceWatermark touches: each run's extract manifest, and the watermark objects.
 WATERMARK_READS: Final = extract_manifest_key("*")
 WATERMARK_WRITES: Final = f"{WATERMARK_PREFIX}*"
+# The rebuild's Plan lists the watermark objects and reads each committed run's extract manifest (35,000 small GETs
+# for a year of runs, 16 at a time): a minute or two at most, and little memory.
+REBUILD_MEMORY_MB: Final = 512
+REBUILD_TIMEOUT_SECONDS: Final = 900
+# What a rebuild keeps in the processed bucket: its plan, transform state, Parquet and manifests (`rebuilds/<id>/`).
+REBUILD_KEYS: Final = f"{rebuild_prefix('*')}*"
+LIST_EXECUTIONS: Final = ("states:ListExecutions",)
 
 
 @dataclass(frozen=True)
@@ -134,6 +142,37 @@ class StageFunction(Construct):
                 **spec.environment,
             },
         )
+
+
+def state_machine_arn(scope: Construct, name: str) -> str:
+    return Stack.of(scope).format_arn(service="states", resource="stateMachine", resource_name=name,
+                                      arn_format=ArnFormat.COLON_RESOURCE_NAME)
+
+
+def _state_machine(scope: Construct, prefix: str, *, config: OnyxConfig, name: str, comment: str,
+                   definition: sfn.IChainable, timeout: Duration) -> tuple[logs.LogGroup, sfn.StateMachine]:
+    """A Standard state machine named `name`, traced, logging every event with its data to a log group of its own
+    (`<prefix>StateMachineLogs`, `<prefix>StateMachine`: the pipeline's keep their first ids)."""
+    log_group = logs.LogGroup(
+        scope,
+        f"{prefix}StateMachineLogs",
+        # Step Functions needs a /aws/vendedlogs/ name to avoid the resource-policy size limit.
+        log_group_name=f"/aws/vendedlogs/states/{name}",
+        retention=retention(config.log_retention_days),
+        removal_policy=RemovalPolicy.DESTROY,
+    )
+    machine = sfn.StateMachine(
+        scope,
+        f"{prefix}StateMachine",
+        state_machine_name=name,
+        comment=comment,
+        state_machine_type=sfn.StateMachineType.STANDARD,
+        definition_body=sfn.DefinitionBody.from_chainable(definition),
+        timeout=timeout,
+        tracing_enabled=True,
+        logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+    )
+    return log_group, machine
 
 
 def retention(days: int) -> logs.RetentionDays:
@@ -232,7 +271,7 @@ class Pipeline(Construct):
                 environment={Env.INGESTION_BUCKET: ingestion.bucket_name},
             ),
         )
-        # Every function of the pipeline, in the order the state machine runs them.
+        # Every function of the pipeline, in the order the state machine runs them (the rebuild's own is added below).
         self.stages: tuple[StageFunction, ...] = (self.extract, self.transform, self.load, self.advance_watermark)
         # With a VPC (vpcId): the functions that move the tables' data run in its subnets. Extract and load must, to
         # reach the databases; transform reaches none, but it reads and writes every row the others move, so its S3
@@ -271,6 +310,44 @@ class Pipeline(Construct):
                        keys=WATERMARK_WRITES)
         _grant_list(self.advance_watermark.role, "ListIngestion", ingestion)
 
+        # The rebuild's first step: it must see the running executions of both state machines, and the state machines
+        # refer to it: their ARNs are made from their names, which the stack sets, rather than taken from them.
+        self.rebuild = StageFunction(
+            self,
+            "Rebuild",
+            code=code,
+            config=config,
+            spec=FunctionSpec(
+                stage="rebuild",
+                memory_mb=REBUILD_MEMORY_MB,
+                timeout_seconds=REBUILD_TIMEOUT_SECONDS,
+                environment={
+                    Env.INGESTION_BUCKET: ingestion.bucket_name, Env.PROCESSED_BUCKET: processed.bucket_name,
+                    Env.PIPELINE_STATE_MACHINE_ARN: state_machine_arn(self, config.pipeline_state_machine_name),
+                    Env.REBUILD_STATE_MACHINE_ARN: state_machine_arn(self, config.rebuild_state_machine_name),
+                },
+            ),
+        )
+        self.rebuild.role.add_to_policy(iam.PolicyStatement(
+            sid="ListRunningExecutions", actions=list(LIST_EXECUTIONS),
+            resources=[state_machine_arn(self, name)
+                       for name in (config.pipeline_state_machine_name, config.rebuild_state_machine_name)]))
+        # The committed runs: the watermark objects (listed) and each one's extract manifest. Nothing else is read.
+        _grant_objects(self.rebuild.role, "ReadExtractManifests", ingestion, S3_READ, keys=WATERMARK_READS)
+        _grant_list(self.rebuild.role, "ListIngestion", ingestion)
+        _grant_objects(self.rebuild.role, "WriteRebuildPlans", processed, ("s3:PutObject",), keys=REBUILD_KEYS)
+
+        # Every function of the stack but the notifier: the pipeline's stages and the rebuild's own.
+        self.functions: tuple[StageFunction, ...] = (*self.stages, self.rebuild)
+
+        self.rebuild_workflow = RebuildWorkflow(self, "RebuildWorkflow", rebuild=self.rebuild.function,
+                                                transform=self.transform.function, load=self.load.function)
+        self.rebuild_state_machine_logs, self.rebuild_state_machine = _state_machine(
+            self, "Rebuild", config=config, name=config.rebuild_state_machine_name,
+            comment=f"Onyx {config.env_name}: the warehouse recomputed from every committed run of the lake, swapped "
+                    "in at the end (start it through the pipeline: {\"mode\": \"rebuild\"})",
+            definition=self.rebuild_workflow.definition, timeout=Duration.hours(config.rebuild_timeout_hours))
+
         self.workflow = PipelineWorkflow(
             self,
             "Workflow",
@@ -278,27 +355,12 @@ class Pipeline(Construct):
             transform=self.transform.function,
             load=self.load.function,
             advance_watermark=self.advance_watermark.function,
+            rebuild_state_machine=self.rebuild_state_machine,
         )
-        self.state_machine_logs = logs.LogGroup(
-            self,
-            "StateMachineLogs",
-            # Step Functions needs a /aws/vendedlogs/ name to avoid the resource-policy size limit.
-            log_group_name=f"/aws/vendedlogs/states/{config.stack_name}-pipeline",
-            retention=retention(config.log_retention_days),
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        self.state_machine = sfn.StateMachine(
-            self,
-            "StateMachine",
+        self.state_machine_logs, self.state_machine = _state_machine(
+            self, "", config=config, name=config.pipeline_state_machine_name,
             comment=f"Onyx {config.env_name}: Totesys -> ingestion (JSON Lines) -> processed (Parquet) -> warehouse",
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            definition_body=sfn.DefinitionBody.from_chainable(self.workflow.definition),
-            timeout=Duration.minutes(config.execution_timeout_minutes),
-            tracing_enabled=True,
-            logs=sfn.LogOptions(
-                destination=self.state_machine_logs, level=sfn.LogLevel.ALL, include_execution_data=True
-            ),
-        )
+            definition=self.workflow.definition, timeout=Duration.minutes(config.execution_timeout_minutes))
 
         # Each execution's generated name is the run id (Extract receives it as run_id).
         self.schedule = events.Rule(

@@ -19,7 +19,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from lambdas.shared.constants import EXECUTION_STATUS_CHANGE, UNSUCCESSFUL_ENDS, Env, States
+from lambdas.shared.constants import EXECUTION_STATUS_CHANGE, UNSUCCESSFUL_ENDS, Env, RebuildStates, States
 from stacks.config import OnyxConfig
 from stacks.pipeline import FunctionSpec, Pipeline, StageFunction
 
@@ -45,12 +45,18 @@ class RunAlerts(Construct):
         key: kms.IKey,
     ) -> None:
         super().__init__(scope, construct_id)
-        machine = pipeline.state_machine
+        # A rebuild is an execution of its own state machine: its failure e-mails too.
+        machines = (pipeline.state_machine, pipeline.rebuild_state_machine)
         log_groups = {
             States.EXTRACT: pipeline.extract.log_group.log_group_name,
             States.TRANSFORM: pipeline.transform.log_group.log_group_name,
             States.LOAD: pipeline.load.log_group.log_group_name,
             States.ADVANCE_WATERMARK: pipeline.advance_watermark.log_group.log_group_name,
+            RebuildStates.PLAN: pipeline.rebuild.log_group.log_group_name,
+            RebuildStates.PREPARE_SCHEMA: pipeline.load.log_group.log_group_name,
+            RebuildStates.TRANSFORM_RUNS: pipeline.transform.log_group.log_group_name,
+            RebuildStates.LOAD_RUNS: pipeline.load.log_group.log_group_name,
+            RebuildStates.SWAP_IN: pipeline.load.log_group.log_group_name,
         }
         self.notifier = StageFunction(
             self,
@@ -76,7 +82,7 @@ class RunAlerts(Construct):
         role.add_to_policy(iam.PolicyStatement(
             sid="ReadExecutionHistory",
             actions=["states:GetExecutionHistory"],
-            resources=[execution_arns(self, machine)],
+            resources=[execution_arns(self, machine) for machine in machines],
         ))
         self.rule = events.Rule(
             self,
@@ -85,7 +91,8 @@ class RunAlerts(Construct):
             event_pattern=events.EventPattern(
                 source=["aws.states"],
                 detail_type=[EXECUTION_STATUS_CHANGE],
-                detail={"status": list(UNSUCCESSFUL_ENDS), "stateMachineArn": [machine.state_machine_arn]},
+                detail={"status": list(UNSUCCESSFUL_ENDS),
+                        "stateMachineArn": [machine.state_machine_arn for machine in machines]},
             ),
             targets=[
                 targets.LambdaFunction(

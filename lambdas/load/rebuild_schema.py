@@ -63,6 +63,11 @@ def _derived(schema: str, suffix: str) -> str:
     return name
 
 
+# `loaded_at` is its load transaction's start: a load that began up to a Lambda's longest life before the plan was made
+# may have committed after the plan listed the committed runs.
+LOAD_WINDOW: Final = "15 minutes"
+
+
 @dataclass(frozen=True)
 class PrepareResult:
     schema: str
@@ -96,14 +101,14 @@ def prepare_rebuild_schema(conn: pg8000.native.Connection, schema: str) -> Prepa
     try:
         blocking, dependents = _login_problems(conn, schema), _dependency_problems(conn, schema)
         if blocking:  # the rebuild schema cannot (or must not) be made: say everything known so far
-            raise RebuildRefused(schema, blocking + dependents)
+            raise RebuildRefused.of_schema(schema, blocking + dependents)
         live_exists = _exists(conn, schema)
         dropped = _drop_rebuild(conn, rebuild)
         applied = apply_migrations(conn, rebuild)
         problems = _extra_objects(conn, schema) + dependents
         if problems:
             _drop_rebuild(conn, rebuild)
-            raise RebuildRefused(schema, problems)
+            raise RebuildRefused.of_schema(schema, problems)
         return PrepareResult(schema=schema, rebuild_schema=rebuild, live_exists=live_exists, dropped_leftover=dropped,
                              migrations=tuple(applied))
     except Exception as exc:
@@ -112,13 +117,15 @@ def prepare_rebuild_schema(conn: pg8000.native.Connection, schema: str) -> Prepa
         raise
 
 
-def swap_in(conn: pg8000.native.Connection, schema: str, *, expected_runs: int,
+def swap_in(conn: pg8000.native.Connection, schema: str, *, expected_runs: int, planned_at: str | None = None,
             lock_timeout: str = DEFAULT_LOCK_TIMEOUT) -> SwapResult:
     """Make `<schema>_rebuild` the warehouse `schema`, keeping the old one as `<schema>_previous`, in one transaction.
 
     Refuses unless the rebuild's run ledger holds exactly `expected_runs` runs (RebuildIncomplete) and the checks of
     prepare_rebuild_schema pass again (RebuildRefused); any failure leaves every schema as it was. Loads of either
-    schema wait for it (their advisory lock), and it waits for them.
+    schema wait for it (their advisory lock), and it waits for them. `planned_at`: when the rebuild's plan was made; a
+    run the live warehouse loaded after it (a run the rebuild's admission missed: ListExecutions is eventually
+    consistent) is not in the rebuild, and refuses the swap rather than vanish from the warehouse.
     """
     rebuild, previous = rebuild_schema_name(schema), previous_schema_name(schema)
     try:
@@ -135,6 +142,7 @@ def swap_in(conn: pg8000.native.Connection, schema: str, *, expected_runs: int,
             # Authoritative now: nothing can start depending on a table we hold (that takes a lock on it).
             _refuse_if(schema, _problems(conn, schema))
             missing = _runs_missing(conn, schema, rebuild)
+            _refuse_if(schema, _loaded_while_rebuilding(conn, schema, missing, planned_at))
             copied = copy_privileges(conn, schema, rebuild, final_name=schema)
             conn.run(f"DROP SCHEMA IF EXISTS {schema_identifier(previous)} CASCADE")
             conn.run(f"ALTER SCHEMA {schema_identifier(schema)} RENAME TO {schema_identifier(previous)}")
@@ -223,19 +231,20 @@ def _extra_objects(conn: pg8000.native.Connection, schema: str) -> list[str]:
 
 def _refuse_if(schema: str, problems: list[str]) -> None:
     if problems:
-        raise RebuildRefused(schema, problems)
+        raise RebuildRefused.of_schema(schema, problems)
 
 
 def _runs(conn: pg8000.native.Connection, schema: str, expected: int) -> int:
     rebuild = rebuild_schema_name(schema)
     if _relation_missing(conn, rebuild, RUN_LEDGER):
-        raise RebuildRefused(schema, [f"schema {rebuild} does not exist or holds no run ledger: prepare a rebuild and "
-                                      f"load the runs into it (a swap that has run leaves the old warehouse in "
-                                      f"{previous_schema_name(schema)})"])
+        raise RebuildRefused.of_schema(schema, [
+            f"schema {rebuild} does not exist or holds no run ledger: prepare a rebuild and load the runs into it (a "
+            f"swap that has run leaves the old warehouse in {previous_schema_name(schema)})"])
     runs = int(conn.run(f"SELECT count(*) FROM {qualified(rebuild, RUN_LEDGER)}")[0][0])
     if runs != expected:
-        raise RebuildIncomplete(schema, [f"schema {rebuild} holds {runs} runs, not the {expected} expected: load the "
-                                         "missing runs into it, then swap again"])
+        raise RebuildIncomplete.of_schema(schema, [
+            f"schema {rebuild} holds {runs} runs, not the {expected} expected: load the missing runs into it, then "
+            "swap again"])
     return runs
 
 
@@ -245,6 +254,21 @@ def _runs_missing(conn: pg8000.native.Connection, schema: str, rebuild: str) -> 
     return tuple(str(run_id) for (run_id,) in conn.run(
         f"SELECT run_id FROM {qualified(schema, RUN_LEDGER)} EXCEPT "
         f"SELECT run_id FROM {qualified(rebuild, RUN_LEDGER)} ORDER BY 1"))
+
+
+def _loaded_while_rebuilding(conn: pg8000.native.Connection, schema: str, missing: tuple[str, ...],
+                             planned_at: str | None) -> list[str]:
+    if not missing or planned_at is None:
+        return []
+    late = [str(run_id) for (run_id,) in conn.run(
+        f"SELECT run_id FROM {qualified(schema, RUN_LEDGER)} WHERE run_id = ANY(:missing) "
+        "AND loaded_at > CAST(:planned_at AS timestamptz) - CAST(:window AS interval) ORDER BY run_id",
+        missing=list(missing), planned_at=planned_at, window=LOAD_WINDOW)]
+    if not late:
+        return []
+    return [f"run{'s' if len(late) > 1 else ''} {', '.join(late)} loaded into {schema} around or after the time the "
+            f"rebuild's plan was made ({planned_at}) and not in the rebuild: start the rebuild again (it will include "
+            f"{'them' if len(late) > 1 else 'it'} once committed)"]
 
 
 def _lock_tables(conn: pg8000.native.Connection, schema: str) -> None:

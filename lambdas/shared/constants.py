@@ -61,6 +61,9 @@ class Env:
     # The notifier: where the e-mail goes, and each task state's function log group.
     ALERT_TOPIC_ARN: Final = "ONYX_ALERT_TOPIC_ARN"
     STATE_LOG_GROUPS: Final = "ONYX_STATE_LOG_GROUPS"
+    # The rebuild's first step: the state machines whose running executions it must not run beside.
+    PIPELINE_STATE_MACHINE_ARN: Final = "ONYX_PIPELINE_STATE_MACHINE_ARN"
+    REBUILD_STATE_MACHINE_ARN: Final = "ONYX_REBUILD_STATE_MACHINE_ARN"
     # The local cloud sets this so boto3 talks to moto instead of AWS; unset on AWS.
     AWS_ENDPOINT_URL: Final = "AWS_ENDPOINT_URL"
 
@@ -75,6 +78,37 @@ class States:
     # After Load: the run is in the warehouse, so the extract's watermarks may move past it.
     ADVANCE_WATERMARK: Final = "AdvanceWatermark"
     DONE: Final = "Done"
+    # Before a run: what the execution was asked for (`{"mode": ...}`), and whether a rebuild is running.
+    MODE: Final = "Mode"
+    INVALID_INPUT: Final = "InvalidInput"
+    FIND_REBUILD: Final = "FindRunningRebuild"
+    REBUILD_RUNNING: Final = "RebuildRunning"
+    SKIPPED: Final = "SkippedForRebuild"
+    BUSY: Final = "Busy"
+    # A replay: one extracted run through Transform, Load and AdvanceWatermark again.
+    REPLAY: Final = "Replay"
+    # A rebuild: the pipeline starts the rebuild's own state machine and ends.
+    START_REBUILD: Final = "StartRebuild"
+    REBUILD_STARTED: Final = "RebuildStarted"
+
+
+class RebuildStates:
+    """State names of the rebuild's own state machine."""
+
+    PLAN: Final = "Plan"
+    PREPARE_SCHEMA: Final = "PrepareSchema"
+    TRANSFORM_RUNS: Final = "TransformRuns"
+    LOAD_RUNS: Final = "LoadRuns"
+    MORE_RUNS: Final = "MoreRuns"
+    SWAP_IN: Final = "SwapIn"
+    DONE: Final = "Rebuilt"
+
+
+class Modes:
+    """What an execution of the pipeline may be asked to do (its input's `mode`; none: a pipeline run)."""
+
+    REBUILD: Final = "rebuild"
+    REPLAY: Final = "replay"
 
 
 class Errors:
@@ -89,9 +123,12 @@ class Errors:
     TLS_REFUSED: Final = "TlsRefused"
     CERTIFICATE_REJECTED: Final = "CertificateRejected"
     INVALID_SECRET: Final = "InvalidSecret"  # noqa: S105 - an error name
-    # A rebuild's swap refused (lambdas/load/rebuild_schema.py): a person must act, never retried.
+    # Operations (docs/operations.md): never retried, a person must act. Busy: another execution is going; a rebuild
+    # refused (nothing to rebuild from, a warehouse it may not swap) or incomplete (a rebuilt ledger short of runs).
+    BUSY: Final = "Busy"
     REBUILD_REFUSED: Final = "RebuildRefused"
     REBUILD_INCOMPLETE: Final = "RebuildIncomplete"
+    INVALID_INPUT: Final = "InvalidInput"
     # What the Lambda service itself throws for transient trouble.
     LAMBDA_TRANSIENT: Final = (
         "Lambda.ServiceException",

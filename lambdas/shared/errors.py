@@ -52,26 +52,36 @@ class SourceSchemaChanged(OnyxError):
     look, never retried."""
 
 
+class Busy(OnyxError):
+    """An operation that must run alone found another execution going (a rebuild while a run or a replay is going,
+    a replay while a rebuild is): names what is running; not retried, start it again once that has ended."""
+
+
+class RebuildRefused(OnyxError):
+    """A rebuild cannot go on (nothing committed to rebuild from, a plan too long for one execution, a warehouse it
+    may not swap): names the problem and the fix; not retried. The live warehouse is untouched."""
+
+    def __init__(self, message: str, problems: Iterable[str] = ()) -> None:
+        self.problems = tuple(problems)
+        super().__init__(message)
+
+    @classmethod
+    def of_schema(cls, schema: str, problems: Iterable[str]) -> RebuildRefused:
+        """The swap's refusal of `schema` (lambdas/load/rebuild_schema.py), naming each problem and its fix."""
+        problems = tuple(problems)
+        return cls(f"rebuild of schema {schema} refused: " + "; ".join(problems), problems)
+
+
+class RebuildIncomplete(RebuildRefused):
+    """The rebuilt schema does not hold every run it should: swapping it in would lose data. Never retried."""
+
+
 class InvalidData(OnyxError):
     """A row breaks a rule (type, not-null, unique key, foreign key): names table, key and rule."""
 
     def __init__(self, table: str, key: object, rule: str) -> None:
         self.table, self.key, self.rule = table, key, rule
         super().__init__(f"{table} {key}: {rule}")
-
-
-class RebuildRefused(OnyxError):
-    """A warehouse rebuild would lose or break something (a privilege the login lacks, an object the migrations do
-    not create, an object elsewhere depending on the live schema): a person must fix it, never retried. The message
-    names each problem and its fix."""
-
-    def __init__(self, schema: str, problems: Iterable[str]) -> None:
-        self.schema, self.problems = schema, tuple(problems)
-        super().__init__(f"rebuild of schema {schema} refused: " + "; ".join(self.problems))
-
-
-class RebuildIncomplete(RebuildRefused):
-    """The rebuilt schema does not hold every run it should: swapping it in would lose data. Never retried."""
 
 
 def key_text(columns: Iterable[str], values: Iterable[object]) -> str:

@@ -156,3 +156,26 @@ class Watermarks(_Document):
 
     run_id: str = Field(min_length=1)
     highs: dict[str, str]
+
+
+class PlannedRun(BaseModel):
+    """One committed run in a rebuild's plan."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    run_id: str = Field(min_length=1)
+    started_at: AwareTimestamp  # its extract manifest's: the plan's order
+
+
+class RebuildPlan(_Document):
+    """`rebuilds/<rebuild_id>/plan.json` in the processed bucket: every committed run, in extraction order.
+
+    Written once by the rebuild's Plan step; its transform and load steps read the slice the cursor points at.
+    """
+
+    KIND: ClassVar[str] = "rebuild plan"
+    INDENT: ClassVar[int | None] = None  # a year of runs is 35,000 entries
+
+    rebuild_id: str = Field(min_length=1)
+    planned_at: AwareTimestamp
+    runs: tuple[PlannedRun, ...]

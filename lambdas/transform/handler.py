@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 from aws_lambda_powertools.metrics import MetricUnit
@@ -12,6 +12,8 @@ from pydantic import Field
 from lambdas.shared.constants import Env, RowMetrics
 from lambdas.shared.handler_models import StageEnvironment, StageEvent
 from lambdas.shared.observability import logger, metrics, rows_per_table, stage_handler
+from lambdas.shared.rebuild import RebuildCursor, progress_text
+from lambdas.transform.rebuild_steps import transform_runs
 from lambdas.transform.runner import run_transform
 
 
@@ -26,9 +28,24 @@ class TransformEvent(StageEvent):
     manifest_key: str = Field(min_length=1)
 
 
+class TransformRunsEvent(StageEvent):
+    """A rebuild's transform step: its cursor (`run_id` is the rebuild's id, for the logs)."""
+
+    action: Literal["transform_runs"]
+    cursor: RebuildCursor
+
+
 @stage_handler("transform")
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     env = TransformEnvironment.from_environ()
+    if event.get("action") is not None:
+        step = TransformRunsEvent.model_validate(event)
+        cursor = transform_runs(boto3.client("s3"), env.ingestion_bucket, env.processed_bucket, step.cursor,
+                                context.get_remaining_time_in_millis)
+        metrics.add_metric(name="RebuildRunsTransformed", unit=MetricUnit.Count,
+                           value=cursor.transformed - step.cursor.transformed)
+        logger.info("rebuild step transformed", extra={"progress": progress_text(cursor)})
+        return cursor.payload()
     request = TransformEvent.model_validate(event)
     result = run_transform(boto3.client("s3"), env.ingestion_bucket, env.processed_bucket, request.run_id,
                            request.manifest_key)

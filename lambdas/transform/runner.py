@@ -10,7 +10,7 @@ import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -29,6 +29,7 @@ from lambdas.transform.state import (
     STATE_COLUMNS,
     State,
     changed_tables,
+    empty_state,
     load_state,
     merge_state,
     replay_state,
@@ -43,6 +44,9 @@ from lambdas.transform.storage import (
     upload_file,
 )
 
+# What a missing transform state means (run_transform's docstring).
+MissingState = Literal["replay", "empty", "refuse"]
+
 
 @dataclass
 class FactOutput:
@@ -55,12 +59,19 @@ class FactOutput:
 
 
 def run_transform(s3: Any, ingestion_bucket: str, processed_bucket: str, run_id: str,
-                  manifest_key: str) -> dict[str, Any]:
-    """Transform the run whose extract manifest is `manifest_key`; returns the state machine's payload."""
-    done_key = transform_manifest_key(run_id)
+                  manifest_key: str, *, prefix: str = "", missing_state: MissingState = "replay") -> dict[str, Any]:
+    """Transform the run whose extract manifest is `manifest_key`; returns the state machine's payload.
+
+    `prefix`: where in the processed bucket the run's files, its manifest and the state go (a rebuild's own,
+    `rebuilds/<id>/`; the scheduled pipeline's is the bucket's root). `missing_state`: what a missing state means.
+    "replay" (the pipeline's): rebuild it from every extract manifest. A rebuild transforms the runs one by one in
+    extraction order, so it says "empty" for its first run and "refuse" after: a state replayed from every manifest
+    would hold later runs' rows and build this run's dimensions from them.
+    """
+    done_key = prefix + transform_manifest_key(run_id)
     done = read_object(s3, processed_bucket, done_key)
     if done is not None:  # this run was transformed already: same answer, nothing written again
-        return _payload(TransformManifest.from_json(done, done_key))
+        return _payload(TransformManifest.from_json(done, done_key), done_key)
     extract = _read_extract_manifest(s3, ingestion_bucket, run_id, manifest_key)
     files: dict[str, list[str]] = {t: extract.keys_of(t) for t in TABLE_NAMES}
     at = extract.started
@@ -70,8 +81,15 @@ def run_transform(s3: Any, ingestion_bucket: str, processed_bucket: str, run_id:
     # brings their correction.
     for table, rows in run.items():
         check_known_values(TABLES_BY_NAME[table], rows)
-    stored = load_state(s3, processed_bucket)
-    before = stored if stored is not None else replay_state(s3, ingestion_bucket, except_manifest=manifest_key)
+    stored = load_state(s3, processed_bucket, prefix=prefix)
+    if stored is not None:
+        before = stored
+    elif missing_state == "empty":
+        before = empty_state()
+    elif missing_state == "refuse":
+        raise InvalidData("transform state", prefix + "state/", "is missing in the middle of a rebuild")
+    else:
+        before = replay_state(s3, ingestion_bucket, except_manifest=manifest_key)
     state = merge_state(before, run)
     dimensions = build_dimensions(run, state)
     for name, table in dimensions.items():
@@ -88,7 +106,7 @@ def run_transform(s3: Any, ingestion_bucket: str, processed_bucket: str, run_id:
         # Every check has passed: only now does anything reach the processed bucket.
         tables: dict[str, TableFiles] = {}
         for star in STAR_TABLES:
-            key = processed_data_key(star.name, run_id, at)
+            key = prefix + processed_data_key(star.name, run_id, at)
             if star.is_fact:
                 rows = facts[star.name].rows
                 if rows:
@@ -99,11 +117,12 @@ def run_transform(s3: Any, ingestion_bucket: str, processed_bucket: str, run_id:
                     put_parquet(s3, processed_bucket, key, dimensions[star.name])
             tables[star.name] = TableFiles(rows=rows, keys=[key] if rows else [])
     # A state just rebuilt from the ingestion bucket is written whole; otherwise only what the run changed.
-    save_state(s3, processed_bucket, state, STATE_COLUMNS if stored is None else changed_tables(before, state))
+    save_state(s3, processed_bucket, state, STATE_COLUMNS if stored is None else changed_tables(before, state),
+               prefix=prefix)
     manifest = TransformManifest(run_id=run_id, extract_manifest_key=manifest_key, started_at=extract.started_at,
                                  tables=tables)
-    put_json(s3, processed_bucket, manifest.key, manifest.to_json())
-    return _payload(manifest)
+    put_json(s3, processed_bucket, done_key, manifest.to_json())
+    return _payload(manifest, done_key)
 
 
 def _source(star: StarTable) -> Table:
@@ -153,6 +172,6 @@ def _read_extract_manifest(s3: Any, bucket: str, run_id: str, key: str) -> Extra
     return extract
 
 
-def _payload(manifest: TransformManifest) -> dict[str, Any]:
-    return {"run_id": manifest.run_id, "manifest_key": manifest.key,
+def _payload(manifest: TransformManifest, key: str) -> dict[str, Any]:
+    return {"run_id": manifest.run_id, "manifest_key": key,
             "transformed": {name: table.rows for name, table in manifest.tables.items()}}

@@ -32,8 +32,9 @@ STATE_COLUMNS: Final[Mapping[str, tuple[str, ...] | None]] = {
 State = dict[str, pa.Table]
 
 
-def state_key(table: str) -> str:
-    return f"state/{table}.parquet"
+def state_key(table: str, prefix: str = "") -> str:
+    """`state/<table>.parquet`, under `prefix` (a rebuild's own, `rebuilds/<id>/`) when one is given."""
+    return f"{prefix}state/{table}.parquet"
 
 
 def state_schema(table: str) -> pa.Schema:
@@ -96,11 +97,11 @@ def changed_tables(before: Mapping[str, pa.Table], after: Mapping[str, pa.Table]
     return [table for table in STATE_COLUMNS if after[table] is not before[table]]
 
 
-def load_state(s3: Any, bucket: str) -> State | None:
+def load_state(s3: Any, bucket: str, *, prefix: str = "") -> State | None:
     """The stored state, or None if any part of it is missing (then it must be rebuilt)."""
     state = {}
     for table in STATE_COLUMNS:
-        stored = read_parquet(s3, bucket, state_key(table))
+        stored = read_parquet(s3, bucket, state_key(table, prefix))
         if stored is None:
             return None
         schema = state_schema(table)
@@ -109,10 +110,11 @@ def load_state(s3: Any, bucket: str) -> State | None:
     return state
 
 
-def save_state(s3: Any, bucket: str, state: Mapping[str, pa.Table], tables: Iterable[str] = STATE_COLUMNS) -> None:
+def save_state(s3: Any, bucket: str, state: Mapping[str, pa.Table], tables: Iterable[str] = STATE_COLUMNS, *,
+               prefix: str = "") -> None:
     """Write back `tables` of the state (all of them by default)."""
     for table in tables:
-        put_parquet(s3, bucket, state_key(table), state[table], delta_encoded=_is_id_set(state[table].schema))
+        put_parquet(s3, bucket, state_key(table, prefix), state[table], delta_encoded=_is_id_set(state[table].schema))
 
 
 def rebuild_state(s3: Any, ingestion_bucket: str, processed_bucket: str) -> State:

@@ -16,7 +16,8 @@ from lambdas.shared.totesys import TABLES
 SCALE = 200
 # What the generator makes at scale 200, seed 1 (deterministic).
 SOURCE_ROWS = 1437
-STATES = ["Extract", "HasChanges", "Transform", "Load", "AdvanceWatermark", "Done"]
+STATES = ["Mode", "FindRunningRebuild", "RebuildRunning", "Extract", "HasChanges", "Transform", "Load",
+          "AdvanceWatermark", "Done"]
 
 
 def test_bench_measures_floor_full_load_and_incremental_and_writes_json(pg_server, synthesized, tmp_path):

@@ -1,4 +1,4 @@
-"""The four handlers have one shape: the same Powertools wrappers in the same order, the run id as correlation
+"""The five handlers have one shape: the same Powertools wrappers in the same order, the run id as correlation
 id, and `<Stage>Environment` / `<Stage>Event` models with one configuration."""
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from pydantic import BaseModel, ValidationError
 from lambdas.shared.constants import Env
 from lambdas.shared.handler_models import StageEnvironment, StageEvent
 
-STAGES = {"extract": "Extract", "transform": "Transform", "load": "Load", "watermark": "Watermark"}
+STAGES = {"extract": "Extract", "transform": "Transform", "load": "Load", "watermark": "Watermark",
+          "rebuild": "Rebuild"}
 # What `stage_handler` puts around every handler, outermost first (the code objects keep their own names).
 WRAPPERS = [
     "Logger.inject_lambda_context.<locals>.decorate",
@@ -47,9 +48,11 @@ def test_every_handler_has_a_stage_environment_and_a_stage_event(stage, name):
     module = _module(stage)
     models = {key: value for key, value in vars(module).items()
               if isinstance(value, type) and issubclass(value, BaseModel) and value.__module__ == module.__name__}
-    assert set(models) == {f"{name}Environment", f"{name}Event"}
+    assert {f"{name}Environment", f"{name}Event"} <= set(models)
     assert issubclass(models[f"{name}Environment"], StageEnvironment)
-    assert issubclass(models[f"{name}Event"], StageEvent)
+    # The state's event, and the events of a rebuild's steps the same function serves (TransformRunsEvent, ...).
+    events = {key for key in models if key != f"{name}Environment"}
+    assert all(key.endswith("Event") and issubclass(models[key], StageEvent) for key in events), events
     for model in models.values():
         assert model.model_config["frozen"] is True
         assert model.model_config["extra"] == "ignore"

@@ -26,6 +26,7 @@ from typing import Any
 import pg8000.native
 
 from analytics.reconcile import reconcile
+from analytics.snapshot import star_contents
 from lambdas.extract.watermarks import PREFIX as WATERMARK_PREFIX
 from lambdas.load.migrate import apply_migrations
 from lambdas.load.runner import run_load
@@ -539,19 +540,6 @@ def rebuild(s3: Any, ingestion_bucket: str, server: DatabaseCredentials, schema:
         empty_bucket(s3, bucket)
         s3.delete_bucket(Bucket=bucket)
     return warehouse
-
-
-def star_contents(warehouse: DatabaseCredentials, schema: str) -> dict[str, list[list[Any]]]:
-    """Every row of every star table, surrogate record ids left out, in a fixed order."""
-    conn = warehouse.connect()
-    try:
-        contents = {}
-        for table in STAR_TABLES:
-            columns = ", ".join(table.columns)
-            contents[table.name] = conn.run(f"SELECT {columns} FROM {schema}.{table.name} ORDER BY {columns}")
-        return contents
-    finally:
-        conn.close()
 
 
 def list_keys(s3: Any, bucket: str, prefix: str = "") -> list[str]:

@@ -379,6 +379,28 @@ def test_an_incomplete_rebuild_is_not_swapped_in(live):
     assert state(live) == before
 
 
+def test_a_run_loaded_into_the_live_warehouse_around_or_after_the_plan_refuses_the_swap(live):
+    # run-old was loaded an hour before the plan; a run the rebuild's admission missed is loaded now.
+    live.run(f"UPDATE {SCHEMA}.onyx_run SET loaded_at = now() - interval '70 minutes' WHERE run_id = 'run-old'")
+    prepare_rebuild_schema(live, SCHEMA)
+    seed(live, REBUILD, "EUR", ["run-1"])
+    planned_at = live.run("SELECT CAST(now() - interval '10 minutes' AS text)")[0][0]
+    live.run(f"INSERT INTO {SCHEMA}.onyx_run (run_id, started_at, rows) VALUES ('run-late', now(), '{{}}')")
+    before = state(live)
+
+    with pytest.raises(RebuildRefused) as error:
+        swap_in(live, SCHEMA, expected_runs=1, planned_at=planned_at)
+
+    assert str(error.value) == (f"rebuild of schema {SCHEMA} refused: run run-late loaded into {SCHEMA} around or "
+                                f"after the time the rebuild's plan was made ({planned_at}) and not in the rebuild: "
+                                "start the rebuild again (it will include it once committed)")
+    assert state(live) == before
+    # A run loaded well before the plan and never committed to the lake (run-old) is reported, not refused.
+    live.run(f"DELETE FROM {SCHEMA}.onyx_run WHERE run_id = 'run-late'")
+    swapped = swap_in(live, SCHEMA, expected_runs=1, planned_at=planned_at)
+    assert swapped.runs_missing == ("run-old",)
+
+
 def test_a_swap_without_a_prepared_rebuild_is_refused(live):
     with pytest.raises(RebuildRefused) as error:
         swap_in(live, SCHEMA, expected_runs=0)

@@ -69,7 +69,7 @@ def test_a_stack_in_a_vpc_deploys_into_the_local_cloud(tmp_path: Path):
         in_vpc = {"SubnetIds": list(SUBNETS), "SecurityGroupIds": [group], "VpcId": "vpc-123abc"}  # moto's VpcId
         assert placed == {"PipelineExtractFunction1AE65049": in_vpc, "PipelineTransformFunction091D1A09": in_vpc,
                           "PipelineLoadFunctionEF3470D5": in_vpc, "PipelineAdvanceWatermarkFunction9B210950": None,
-                          "RunAlertsNotifyFunction7BF81A21": None}
+                          "PipelineRebuildFunction1AAC7CF5": None, "RunAlertsNotifyFunction7BF81A21": None}
         endpoints = clients["ec2"].describe_vpc_endpoints()["VpcEndpoints"]
         assert sorted((e["ServiceName"], e["VpcEndpointType"], e["VpcId"]) for e in endpoints) == [
             (f"com.amazonaws.{REGION}.{service}", kind, VPC)

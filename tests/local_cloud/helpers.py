@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from analytics.snapshot import star_contents
 from lambdas.shared.database import DatabaseCredentials
-from lambdas.shared.star_schema import STAR_TABLES
 from local.cloud import LocalCloud
 from local.postgres import free_port
 from tests.fixtures.local_cloud import function_environments
@@ -18,16 +18,8 @@ from tests.fixtures.local_cloud import function_environments
 def warehouse_contents(cloud: LocalCloud) -> dict[str, list[Any]]:
     """Every row of every star table (surrogate ids left out) and the run ledger's run ids."""
     assert cloud.state is not None
-    conn = DatabaseCredentials.from_url(cloud.state.warehouse_url).connect()
-    try:
-        contents = {}
-        for table in STAR_TABLES:
-            columns = ", ".join(table.columns)
-            contents[table.name] = conn.run(f"SELECT {columns} FROM {table.name} ORDER BY {columns}")
-        contents["onyx_run"] = conn.run("SELECT run_id FROM onyx_run ORDER BY run_id")
-        return contents
-    finally:
-        conn.close()
+    return star_contents(DatabaseCredentials.from_url(cloud.state.warehouse_url), cloud.state.warehouse_schema,
+                         ledger=True)
 
 
 def deployed_function(cloud: LocalCloud, part: str) -> dict[str, Any]:

@@ -68,8 +68,9 @@ def test_full_load_then_incremental_run_reconcile_with_the_source(cloud):
     assert _reconciled(cloud) == []
     assert full.extracted["sales_order"] == 300
     assert full.loaded["fact_sales_order"] == 300
-    assert list(full.state_seconds) == [States.EXTRACT, States.HAS_CHANGES, States.TRANSFORM, States.LOAD,
-                                        States.ADVANCE_WATERMARK, States.DONE]
+    assert list(full.state_seconds) == [States.MODE, States.FIND_REBUILD, States.REBUILD_RUNNING, States.EXTRACT,
+                                        States.HAS_CHANGES, States.TRANSFORM, States.LOAD, States.ADVANCE_WATERMARK,
+                                        States.DONE]
     # Each task ran its own function, AdvanceWatermark's included, as the template deployed them.
     assert [(i.handler, i.ok) for i in cloud.moto.invoker.invocations] == [
         ("lambdas.extract.handler.handler", True), ("lambdas.transform.handler.handler", True),
@@ -88,7 +89,8 @@ def test_full_load_then_incremental_run_reconcile_with_the_source(cloud):
     nothing = cloud.execute()
     assert nothing.succeeded
     assert sum(nothing.extracted.values()) == 0
-    assert list(nothing.state_seconds) == [States.EXTRACT, States.HAS_CHANGES, States.DONE]
+    assert list(nothing.state_seconds) == [States.MODE, States.FIND_REBUILD, States.REBUILD_RUNNING, States.EXTRACT,
+                                           States.HAS_CHANGES, States.DONE]
 
 
 @pytest.mark.parametrize("outages", [1, 2])

@@ -64,3 +64,34 @@ def test_an_unreachable_warehouse_is_named_without_a_traceback(tmp_path):
         f"error: database: Can't create a connection to host 127.0.0.1 and port {port} (timeout is 10 and "
         "source_address is None).",
     ]
+
+
+@pytest.mark.parametrize(("argv", "payload"), [
+    (["execute"], None),
+    (["execute", "--rebuild"], {"mode": "rebuild"}),
+    (["execute", "--rebuild", "--step-runs", "50"], {"mode": "rebuild", "step_runs": 50}),
+    (["execute", "--replay", "run-20261202T120000Z-abc"], {"mode": "replay", "run_id": "run-20261202T120000Z-abc"}),
+])
+def test_execute_asks_the_pipeline_for_a_run_a_rebuild_or_a_replay(argv, payload):
+    from ops.cli import build_parser, execution_input
+
+    assert execution_input(build_parser().parse_args(argv)) == payload
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["execute", "--rebuild", "--replay", "run-1"], "not allowed with argument"),
+    (["execute", "--step-runs", "0", "--rebuild"], "expected a whole number of 1 or more"),
+])
+def test_execute_refuses_a_rebuild_and_a_replay_together_and_steps_of_nothing(argv, message, capsys):
+    from ops.cli import build_parser
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(argv)
+    assert message in capsys.readouterr().err
+
+
+def test_step_runs_without_a_rebuild_is_one_clear_line(tmp_path):
+    result = _ops("execute", "--step-runs", "5", directory=tmp_path)
+
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == "error: --step-runs goes with --rebuild"

@@ -39,9 +39,10 @@ class Synthesized:
     def resource(self, construct: IConstruct) -> Resource:
         return self.template["Resources"][self.logical_id(construct)]  # type: ignore[no-any-return]
 
-    def definition(self) -> dict[str, Any]:
-        """The state machine's ASL, with `${LogicalId}` / `${AWS::Region}` in place of CloudFormation references."""
-        (machine,) = self.resources("AWS::StepFunctions::StateMachine").values()
+    def definition(self, machine_construct: IConstruct | None = None) -> dict[str, Any]:
+        """A state machine's ASL (the pipeline's by default), with `${LogicalId}` / `${AWS::Region}` in place of
+        CloudFormation references."""
+        machine = self.resource(machine_construct or self.stack.pipeline.state_machine)
         parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
         text = "".join(part if isinstance(part, str) else _placeholder(part) for part in parts)
         asl: dict[str, Any] = json.loads(text)
@@ -114,3 +115,8 @@ def synthesized_in_vpc_with_groups(tmp_path_factory: pytest.TempPathFactory) -> 
 @pytest.fixture(scope="session")
 def definition(synthesized: Synthesized) -> dict[str, Any]:
     return synthesized.definition()
+
+
+@pytest.fixture(scope="session")
+def rebuild_definition(synthesized: Synthesized) -> dict[str, Any]:
+    return synthesized.definition(synthesized.stack.pipeline.rebuild_state_machine)

@@ -213,3 +213,13 @@ def test_cdk_synth_with_a_bad_value_exits_with_the_key_named(tmp_path):
     assert result.returncode == 1
     assert "error: invalid Onyx configuration for environment 'dev':" in result.stderr
     assert "alertEmail: not an e-mail address: 'nope'" in result.stderr
+
+
+def test_a_rebuild_may_not_outlive_its_own_scratch_files():
+    assert config_with().rebuild_timeout_hours == 24
+    assert config_with(rebuildTimeoutHours="168", rebuildScratchDays="7").rebuild_timeout_hours == 168
+    with pytest.raises(ConfigError, match=r"rebuildTimeoutHours: 169 outlives rebuildScratchDays \(7 days\), after "
+                                          r"which a rebuild's own files expire; raise rebuildScratchDays"):
+        config_with(rebuildTimeoutHours="169", rebuildScratchDays="7")
+    with pytest.raises(ConfigError, match=r"rebuildTimeoutHours"):
+        config_with(rebuildTimeoutHours="0")

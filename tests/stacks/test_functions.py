@@ -49,7 +49,7 @@ def test_no_function_reserves_concurrency(synthesized):
     # the local cloud, which enforces what the template reserves), and a new account (concurrency limit 10)
     # refuses any reservation at deploy time.
     functions = synthesized.resources("AWS::Lambda::Function").values()
-    assert len(functions) == 5  # four stages and the notifier
+    assert len(functions) == 6  # four stages, the rebuild's own and the notifier
     assert [f for f in functions if "ReservedConcurrentExecutions" in f["Properties"]] == []
 
 

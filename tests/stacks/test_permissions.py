@@ -110,6 +110,29 @@ def test_advance_watermark_reads_extract_manifests_and_adds_watermarks_only(synt
     )
 
 
+def test_rebuild_lists_running_executions_reads_extract_manifests_and_writes_its_plans_only(synthesized):
+    pipeline, lake = synthesized.stack.pipeline, synthesized.stack.data_lake
+    machines = {f"arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AWS::AccountId}}:stateMachine:Onyx-dev-{name}"
+                for name in ("pipeline", "rebuild")}
+    assert grants(synthesized, pipeline.rebuild.role) == (
+        {("states:ListExecutions", machine) for machine in machines}
+        | _objects(synthesized, lake.ingestion, ["s3:GetObject"], "runs/*/extract.json")
+        | _listing(synthesized, lake.ingestion)
+        | _objects(synthesized, lake.processed, ["s3:PutObject"], "rebuilds/*/*")
+        | _own_logs(synthesized, pipeline.rebuild)
+        | XRAY
+    )
+
+
+def test_the_rebuild_functions_state_machine_arns_are_those_of_the_named_state_machines(synthesized):
+    pipeline = synthesized.stack.pipeline
+    variables = synthesized.resource(pipeline.rebuild.function)["Properties"]["Environment"]["Variables"]
+    for variable, machine in (("ONYX_PIPELINE_STATE_MACHINE_ARN", pipeline.state_machine),
+                              ("ONYX_REBUILD_STATE_MACHINE_ARN", pipeline.rebuild_state_machine)):
+        name = synthesized.resource(machine)["Properties"]["StateMachineName"]
+        assert _text(variables[variable]).endswith(f":stateMachine:{name}")
+
+
 @pytest.mark.parametrize(("stage", "bucket"), [("extract", "processed"), ("load", "ingestion"),
                                                ("advance_watermark", "processed")])
 def test_function_has_no_access_to_the_other_stages_bucket(synthesized, stage, bucket):
@@ -120,11 +143,11 @@ def test_function_has_no_access_to_the_other_stages_bucket(synthesized, stage, b
 
 def test_no_function_may_delete_objects(synthesized):
     pipeline = synthesized.stack.pipeline
-    for stage in pipeline.stages:
+    for stage in pipeline.functions:
         assert not [action for action, _ in grants(synthesized, stage.role) if "Delete" in action]
 
 
-@pytest.mark.parametrize("stage", ["extract", "transform", "load", "advance_watermark"])
+@pytest.mark.parametrize("stage", ["extract", "transform", "load", "advance_watermark", "rebuild"])
 def test_function_role_has_no_managed_policies(synthesized, stage):
     role = synthesized.resource(getattr(synthesized.stack.pipeline, stage).role)
     assert "ManagedPolicyArns" not in role["Properties"]
@@ -134,30 +157,47 @@ def test_secrets_are_referenced_by_name_never_created(synthesized):
     assert synthesized.resources("AWS::SecretsManager::Secret") == {}
 
 
-def test_state_machine_may_invoke_the_four_functions_and_nothing_else_of_ours(synthesized):
+# What Step Functions needs for tracing and log delivery (no resource-level scoping exists for these).
+MACHINE_SERVICES = {
+    "xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets",
+    "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+}
+
+
+def _invocations(synthesized: Synthesized, stages: tuple[StageFunction, ...]) -> set[tuple[str, str]]:
+    functions = [f"<{synthesized.logical_id(stage.function)}>" for stage in stages]
+    return {("lambda:InvokeFunction", arn) for function in functions for arn in (function, f"{function}:*")}
+
+
+def test_state_machine_may_invoke_the_four_functions_and_look_for_or_start_a_rebuild_only(synthesized):
     pipeline = synthesized.stack.pipeline
     allowed = grants(synthesized, pipeline.state_machine.role)
-    stages = (pipeline.extract, pipeline.transform, pipeline.load, pipeline.advance_watermark)
-    functions = [f"<{synthesized.logical_id(stage.function)}>" for stage in stages]
-    invoke = {(action, resource) for action, resource in allowed if action == "lambda:InvokeFunction"}
-    assert invoke == {("lambda:InvokeFunction", arn) for function in functions for arn in (function, f"{function}:*")}
-    # What Step Functions needs for tracing and log delivery (no resource-level scoping exists for these).
-    assert {action for action, resource in allowed if action != "lambda:InvokeFunction"} == {
-        "xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets",
-        "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
-        "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies",
-        "logs:DescribeLogGroups",
-    }
+    rebuild_machine = f"${{{synthesized.logical_id(pipeline.rebuild_state_machine)}}}"
+    assert {grant for grant in allowed if grant[0] not in MACHINE_SERVICES} == (
+        _invocations(synthesized, (pipeline.extract, pipeline.transform, pipeline.load, pipeline.advance_watermark))
+        | {("states:ListExecutions", rebuild_machine), ("states:StartExecution", rebuild_machine)}
+    )
+    assert {action for action, _ in allowed if action in MACHINE_SERVICES} == MACHINE_SERVICES
+
+
+def test_rebuild_state_machine_may_invoke_the_rebuild_transform_and_load_functions_only(synthesized):
+    pipeline = synthesized.stack.pipeline
+    allowed = grants(synthesized, pipeline.rebuild_state_machine.role)
+    assert {grant for grant in allowed if grant[0] not in MACHINE_SERVICES} == _invocations(
+        synthesized, (pipeline.rebuild, pipeline.transform, pipeline.load))
 
 
 def test_notifier_reads_the_executions_history_and_publishes_to_the_alert_topic_with_its_key(synthesized):
     notifier, alerts = synthesized.stack.run_alerts.notifier, synthesized.stack.alerts
-    machine = synthesized.logical_id(synthesized.stack.pipeline.state_machine)
+    machines = [synthesized.logical_id(machine) for machine in (synthesized.stack.pipeline.state_machine,
+                                                                synthesized.stack.pipeline.rebuild_state_machine)]
     assert grants(synthesized, notifier.role) == (
         {("sns:Publish", f"${{{synthesized.logical_id(alerts.topic)}}}")}
         | {(action, f"<{synthesized.logical_id(alerts.key)}>") for action in ("kms:GenerateDataKey*", "kms:Decrypt")}
         | {("states:GetExecutionHistory",
-            f"arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AWS::AccountId}}:execution:<{machine}>:*")}
+            f"arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AWS::AccountId}}:execution:<{machine}>:*")
+           for machine in machines}
         | _own_logs(synthesized, notifier)
         | XRAY
     )

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from lambdas.shared.constants import Env, States
+from lambdas.shared.constants import Env, RebuildStates, States
 
 
-def test_the_rule_sends_every_unsuccessful_end_of_this_state_machine_and_nothing_else(synthesized):
+def test_the_rule_sends_every_unsuccessful_end_of_the_pipeline_and_of_a_rebuild_and_nothing_else(synthesized):
     rule = synthesized.resource(synthesized.stack.run_alerts.rule)["Properties"]
     machine = synthesized.logical_id(synthesized.stack.pipeline.state_machine)
+    rebuild = synthesized.logical_id(synthesized.stack.pipeline.rebuild_state_machine)
     assert rule["State"] == "ENABLED"
     assert rule["EventPattern"] == {
         "source": ["aws.states"],
         "detail-type": ["Step Functions Execution Status Change"],
-        "detail": {"status": ["FAILED", "TIMED_OUT", "ABORTED"], "stateMachineArn": [{"Ref": machine}]},
+        "detail": {"status": ["FAILED", "TIMED_OUT", "ABORTED"],
+                   "stateMachineArn": [{"Ref": machine}, {"Ref": rebuild}]},
     }
     (target,) = rule["Targets"]
     notifier = synthesized.logical_id(synthesized.stack.run_alerts.notifier.function)
@@ -47,5 +49,7 @@ def test_the_notifier_knows_the_topic_the_environment_and_each_tasks_log_group(s
     assert log_groups == (
         "{" + ",".join(f'"{state}":"<{synthesized.logical_id(stage.log_group)}>"' for state, stage in (
             (States.EXTRACT, pipeline.extract), (States.TRANSFORM, pipeline.transform), (States.LOAD, pipeline.load),
-            (States.ADVANCE_WATERMARK, pipeline.advance_watermark))) + "}"
+            (States.ADVANCE_WATERMARK, pipeline.advance_watermark), (RebuildStates.PLAN, pipeline.rebuild),
+            (RebuildStates.PREPARE_SCHEMA, pipeline.load), (RebuildStates.TRANSFORM_RUNS, pipeline.transform),
+            (RebuildStates.LOAD_RUNS, pipeline.load), (RebuildStates.SWAP_IN, pipeline.load))) + "}"
     )

@@ -1,0 +1,70 @@
+"""A rebuild's warehouse steps: a fresh schema beside the live one, the plan's runs loaded into it with the very
+code a pipeline run loads with, and at the end the swap that puts it in the live one's place in one transaction
+(lambdas/load/rebuild_schema.py)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from typing import Any
+
+import pg8000.native
+
+from lambdas.load.rebuild_schema import prepare_rebuild_schema, rebuild_schema_name, swap_in
+from lambdas.load.runner import connect, run_load
+from lambdas.load.warehouse import unavailable
+from lambdas.shared.database import DatabaseCredentials
+from lambdas.shared.errors import OnyxError
+from lambdas.shared.layout import transform_manifest_key
+from lambdas.shared.observability import logger
+from lambdas.shared.rebuild import RebuildCursor, StepBudget, read_plan
+from lambdas.shared.sqlstates import is_transient
+
+
+@contextmanager
+def _warehouse(credentials: DatabaseCredentials, doing: str) -> Iterator[pg8000.native.Connection]:
+    """A connection for one step; the server's or the network's trouble is WarehouseUnavailable (retried)."""
+    conn = connect(credentials)
+    try:
+        yield conn
+    except Exception as exc:
+        if not isinstance(exc, OnyxError) and is_transient(exc):
+            raise unavailable(exc, doing) from exc
+        raise
+    finally:
+        with contextlib.suppress(Exception):
+            conn.close()
+
+
+def prepare(credentials: DatabaseCredentials, schema: str) -> dict[str, Any]:
+    """The rebuild's schema, made fresh (a failed rebuild's leftover dropped) once the live one may be swapped."""
+    with _warehouse(credentials, "preparing the rebuild's schema") as conn:
+        return asdict(prepare_rebuild_schema(conn, schema))
+
+
+def load_runs(credentials: DatabaseCredentials, s3: Any, processed_bucket: str, schema: str, *, cursor: RebuildCursor,
+              remaining_ms: Callable[[], int]) -> RebuildCursor:
+    """Load the transformed runs from `cursor.loaded` on into the rebuild's schema, each in its own transaction
+    (a run already in that schema's ledger is skipped), while the step's budget allows; the moved cursor."""
+    plan = read_plan(s3, processed_bucket, cursor)
+    budget = StepBudget(remaining_ms, cursor.step_runs)
+    target = rebuild_schema_name(schema)
+    position = cursor.loaded
+    with _warehouse(credentials, "loading the rebuild") as conn:
+        while position < cursor.transformed and budget.allows_another():
+            run_id = plan.runs[position].run_id
+            result = run_load(conn, s3, processed_bucket, target, cursor.prefix + transform_manifest_key(run_id),
+                              run_id=run_id)
+            logger.info("rebuild: run loaded", extra={"position": position + 1, "of": cursor.runs,
+                                                      "rebuilt_run_id": run_id, "loaded": result["loaded"]})
+            budget.run_finished()
+            position += 1
+    return cursor.model_copy(update={"loaded": position})
+
+
+def swap(credentials: DatabaseCredentials, schema: str, cursor: RebuildCursor) -> dict[str, Any]:
+    """The rebuilt schema in the live one's place, in one transaction (the live one kept as the previous)."""
+    with _warehouse(credentials, "swapping the rebuilt warehouse in") as conn:
+        return asdict(swap_in(conn, schema, expected_runs=cursor.runs, planned_at=cursor.planned_at))
