@@ -139,6 +139,7 @@ class MotoCloud:
     # New Lambda environments forked from a process holding the libraries (local/lambda_forkserver.py).
     fork_server: bool = False
     _patches: list[tuple[Any, str, Any]] = field(default_factory=list)
+    _restore_config: Any = None
 
     @property
     def endpoint_url(self) -> str:
@@ -148,6 +149,8 @@ class MotoCloud:
         self.port = self.port or free_port()
         # moto's Step Functions interpreter calls Lambda and SNS through this port.
         os.environ["MOTO_PORT"] = str(self.port)
+        # Process-wide in moto: restored by stop(), so that mock_aws tests after a local cloud get moto's default.
+        self._restore_config = default_user_config.get("stepfunctions")
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
         self.invoker = LambdaInvoker(self.endpoint_url, REGION, self.state_dir / "logs", fork_server=self.fork_server)
         self._patch(LambdaFunction, "invoke", self._lambda_invoke())
@@ -181,6 +184,9 @@ class MotoCloud:
         for owner, name, original in reversed(self._patches):
             setattr(owner, name, original)
         self._patches.clear()
+        if self._restore_config is not None:
+            default_user_config["stepfunctions"] = self._restore_config
+            self._restore_config = None
 
     def _patch(self, owner: Any, name: str, replacement: Any) -> None:
         # The raw attribute (owner.__dict__), so a classmethod is restored as a classmethod.

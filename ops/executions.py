@@ -10,10 +10,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from lambdas.shared.constants import Modes, States
 
 Progress = Callable[[str], None]
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+HISTORY_PAGE = 1000  # GetExecutionHistory's largest page
+# How often a rebuild's execution is looked at while its history does not grow: its steps take minutes.
+REBUILD_POLL_SECONDS = 5.0
 
 
 def new_run_id(now: datetime | None = None, kind: str = "run") -> str:
@@ -90,11 +95,13 @@ class ExecutionWatcher:
         self.outcome = ExecutionOutcome(status="RUNNING", run_id=run_id, execution_arn=execution_arn, seconds=0.0)
         self._last_failure: dict[str, str] | None = None
         self._current: str | None = None  # the state entered last and not yet exited
+        self._resume: tuple[str, int] | None = None  # a history page's token and the index of its first event
 
     def wait(self, poll_seconds: float = 0.05, max_poll_seconds: float = 1.0,
-             timeout_seconds: float = 3600) -> ExecutionOutcome:
+             timeout_seconds: float | None = 3600) -> ExecutionOutcome:
         """Poll until the execution ends: every `poll_seconds` while its history grows, backing off to
-        `max_poll_seconds` while it does not (a long Load polls Step Functions about once a second)."""
+        `max_poll_seconds` while it does not (a long Load polls Step Functions about once a second). None: no timeout
+        of the watcher's own (the execution's bounds it)."""
         started = time.monotonic()
         interval = poll_seconds
         while True:
@@ -115,22 +122,35 @@ class ExecutionWatcher:
                         "error": description.get("error") or self.outcome.status,
                         "cause": description.get("cause") or ""}
                 return self.outcome
-            if time.monotonic() - started > timeout_seconds:
+            if timeout_seconds is not None and time.monotonic() - started > timeout_seconds:
                 raise TimeoutError(f"execution {self.run_id} still running after {timeout_seconds:.0f}s")
             time.sleep(interval)
 
     def _read_history(self) -> None:
+        """The events since the last read. A rebuild's history grows to thousands of events: each read starts at the
+        last full page already read (its token), not at the first event."""
+        kwargs: dict[str, Any] = {"executionArn": self.execution_arn, "maxResults": HISTORY_PAGE}
+        base = 0
+        if self._resume is not None:
+            kwargs["nextToken"], base = self._resume
         events: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"executionArn": self.execution_arn, "maxResults": 1000}
-        while True:
-            page = self.sfn.get_execution_history(**kwargs)
-            events.extend(page["events"])
-            if not page.get("nextToken"):
-                break
-            kwargs["nextToken"] = page["nextToken"]
-        for event in events[self._seen:]:
+        try:
+            while True:
+                page = self.sfn.get_execution_history(**kwargs)
+                events.extend(page["events"])
+                if not page.get("nextToken"):
+                    break
+                kwargs["nextToken"] = page["nextToken"]
+                self._resume = (page["nextToken"], base + len(events))  # later reads start after this page
+        except ClientError as error:
+            if self._resume is None or error.response.get("Error", {}).get("Code") != "InvalidToken":
+                raise
+            self._resume = None  # a token expires after a day: read from the start once
+            self._read_history()
+            return
+        for event in events[self._seen - base:]:
             self._on_event(event)
-        self._seen = len(events)
+        self._seen = base + len(events)
 
     def _on_event(self, event: dict[str, Any]) -> None:
         kind, details = event["type"], _details(event)
@@ -197,7 +217,9 @@ def start_and_wait(sfn: Any, state_machine_arn: str, progress: Progress, run_id:
     if outcome.succeeded and outcome.rebuild_execution_arn is not None:
         progress(f"rebuild execution {outcome.rebuild_execution_arn.rsplit(':', 1)[-1]} "
                  f"({outcome.rebuild_execution_arn.split(':')[-2]})")
-        rebuild = ExecutionWatcher(sfn, outcome.rebuild_execution_arn, run_id, progress).wait()
+        # Followed to its end, however long (rebuildTimeoutHours bounds it; Ctrl-C stops following, not the rebuild).
+        rebuild = ExecutionWatcher(sfn, outcome.rebuild_execution_arn, run_id, progress).wait(
+            max_poll_seconds=REBUILD_POLL_SECONDS, timeout_seconds=None)
         rebuild.rebuild_execution_arn = outcome.rebuild_execution_arn
         return rebuild
     return outcome

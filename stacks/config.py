@@ -19,7 +19,12 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from lambdas.shared.constants import DEFAULT_SAFETY_LAG_SECONDS, DEFAULT_SCHEDULE_MINUTES
+from lambdas.shared.constants import (
+    DEFAULT_SAFETY_LAG_SECONDS,
+    DEFAULT_SCHEDULE_MINUTES,
+    PIPELINE_MACHINE_SUFFIX,
+    REBUILD_MACHINE_SUFFIX,
+)
 from lambdas.shared.database import DEFAULT_SSL_MODE, SSL_MODES
 
 REPO: Final = Path(__file__).resolve().parent.parent
@@ -285,11 +290,11 @@ class OnyxConfig(BaseModel):
     @property
     def pipeline_state_machine_name(self) -> str:
         """Set, not generated: the rebuild's first step lists its running executions, and it refers to that step."""
-        return f"{self.stack_name}-pipeline"
+        return f"{self.stack_name}{PIPELINE_MACHINE_SUFFIX}"
 
     @property
     def rebuild_state_machine_name(self) -> str:
-        return f"{self.stack_name}-rebuild"
+        return f"{self.stack_name}{REBUILD_MACHINE_SUFFIX}"
 
     @property
     def in_vpc(self) -> bool:

@@ -32,6 +32,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from lambdas.shared.constants import (
@@ -41,6 +42,7 @@ from lambdas.shared.constants import (
     RUN_ALERTS_SENT,
     SERVICE_DIMENSION,
     SERVICE_NAME,
+    RebuildMetrics,
     RowMetrics,
 )
 from stacks.alerts import alarm_name
@@ -363,11 +365,7 @@ class Monitoring(Construct):
                 title="Executions",
                 left=[
                     rule_metric(pipeline.schedule, "TriggeredRules", PERIOD).with_(label="schedule triggered"),
-                    machine.metric_started(period=PERIOD, statistic="Sum", label="started"),
-                    machine.metric_succeeded(period=PERIOD, statistic="Sum", label="succeeded"),
-                    machine.metric_failed(period=PERIOD, statistic="Sum", label="failed"),
-                    machine.metric_timed_out(period=PERIOD, statistic="Sum", label="timed out"),
-                    machine.metric_aborted(period=PERIOD, statistic="Sum", label="aborted"),
+                    *_executions(machine),
                 ],
                 width=12,
             ),
@@ -425,10 +423,37 @@ class Monitoring(Construct):
                 height=8,
             ),
         )
+        rebuild = pipeline.rebuild_state_machine
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Rebuilds",
+                left=_executions(rebuild),
+                width=12,
+            ),
+            # A rebuild's progress: the runs of its plan loaded, and those left (each LoadRuns step reports both).
+            cloudwatch.GraphWidget(
+                title="Rebuild progress (runs)",
+                left=[custom_metric(RebuildMetrics.LOADED, config.env_name).with_(label="loaded")],
+                right=[custom_metric(RebuildMetrics.REMAINING, config.env_name).with_(statistic="Minimum",
+                                                                                   label="left to load")],
+                width=12,
+            ),
+        )
         dashboard.add_widgets(
             cloudwatch.AlarmStatusWidget(title="Alarms", alarms=[self.stale_warehouse, *self.alarms], width=24),
         )
         return dashboard
+
+
+def _executions(machine: sfn.StateMachine) -> list[cloudwatch.IMetric]:
+    """A state machine's executions by how they ended, each labelled."""
+    return [
+        machine.metric_started(period=PERIOD, statistic="Sum", label="started"),
+        machine.metric_succeeded(period=PERIOD, statistic="Sum", label="succeeded"),
+        machine.metric_failed(period=PERIOD, statistic="Sum", label="failed"),
+        machine.metric_timed_out(period=PERIOD, statistic="Sum", label="timed out"),
+        machine.metric_aborted(period=PERIOD, statistic="Sum", label="aborted"),
+    ]
 
 
 def _timeout(stage: StageFunction) -> Duration:

@@ -12,7 +12,7 @@ from pydantic import Field
 from lambdas.load import rebuild_steps
 from lambdas.load.probe import probe_warehouse
 from lambdas.load.runner import load_warehouse
-from lambdas.shared.constants import Env, RowMetrics
+from lambdas.shared.constants import Env, RebuildMetrics, RowMetrics
 from lambdas.shared.handler_models import StageEnvironment, StageEvent
 from lambdas.shared.identifiers import DEFAULT_SCHEMA, SCHEMA_PATTERN
 from lambdas.shared.observability import logger, metrics, rows_per_table, stage_handler
@@ -50,13 +50,13 @@ def _rebuild_step(env: LoadEnvironment, event: dict[str, Any], context: LambdaCo
             return {**step.cursor.payload(), "prepared": prepared}
         if step.action == "swap":
             swapped = rebuild_steps.swap(credentials, env.warehouse_schema, step.cursor)
-            metrics.add_metric(name="RebuildsSwappedIn", unit=MetricUnit.Count, value=1)
+            metrics.add_metric(name=RebuildMetrics.SWAPPED_IN, unit=MetricUnit.Count, value=1)
             logger.info("rebuilt warehouse swapped in", extra=swapped)
             return {**step.cursor.payload(), "swapped": swapped}
         cursor = rebuild_steps.load_runs(credentials, boto3.client("s3"), env.processed_bucket, env.warehouse_schema,
                                          cursor=step.cursor, remaining_ms=context.get_remaining_time_in_millis)
-    metrics.add_metric(name="RebuildRunsLoaded", unit=MetricUnit.Count, value=cursor.loaded - step.cursor.loaded)
-    metrics.add_metric(name="RebuildRunsRemaining", unit=MetricUnit.Count, value=cursor.runs - cursor.loaded)
+    metrics.add_metric(name=RebuildMetrics.LOADED, unit=MetricUnit.Count, value=cursor.loaded - step.cursor.loaded)
+    metrics.add_metric(name=RebuildMetrics.REMAINING, unit=MetricUnit.Count, value=cursor.runs - cursor.loaded)
     logger.info("rebuild step loaded", extra={"progress": progress_text(cursor)})
     return cursor.payload()
 

@@ -19,7 +19,7 @@ from lambdas.load.migrate import apply_migrations
 from lambdas.load.staging import stage_table
 from lambdas.load.warehouse import invalid_data, is_data_error, rollback_quietly, unavailable
 from lambdas.shared.database import DatabaseCredentials
-from lambdas.shared.errors import InvalidData, OnyxError
+from lambdas.shared.errors import DatabaseTlsError, InvalidData, OnyxError
 from lambdas.shared.identifiers import qualified
 from lambdas.shared.manifests import TableFiles, TransformManifest
 from lambdas.shared.sqlstates import is_transient
@@ -144,14 +144,16 @@ def _transaction(conn: pg8000.native.Connection) -> Iterator[None]:
 
 
 def connect(credentials: DatabaseCredentials, timeout: float = 10) -> pg8000.native.Connection:
-    """Connect to the warehouse; an unreachable or refusing server is WarehouseUnavailable. A connection its sslmode
-    cannot have stays a DatabaseTlsError (a configuration problem: not transient, not retried)."""
+    """Connect to the warehouse; any failure to connect is WarehouseUnavailable (retried), as extract's to the source:
+    refused, unreachable, or a login refused (28P01) because the password was rotated and the cached secret is old,
+    which the retry reads afresh. A connection its sslmode cannot have stays a DatabaseTlsError (a configuration
+    problem: not transient, not retried)."""
     try:
         return credentials.connect(timeout=timeout, application_name="onyx-load")
-    except Exception as exc:
-        if is_transient(exc):
-            raise unavailable(exc, f"connecting to {credentials.host}:{credentials.port}") from exc
+    except DatabaseTlsError:
         raise
+    except Exception as exc:
+        raise unavailable(exc, f"connecting to {credentials.host}:{credentials.port}") from exc
 
 
 def load_warehouse(credentials: DatabaseCredentials, s3: Any, processed_bucket: str, schema: str,

@@ -14,6 +14,8 @@ from datetime import datetime
 from typing import Final
 from urllib.parse import quote
 
+from lambdas.shared.constants import REBUILD_MACHINE_SUFFIX
+
 # SNS refuses a subject of 100 characters or more, or one with line breaks or non-ASCII characters.
 SUBJECT_LIMIT: Final = 99
 MESSAGE_LIMIT: Final = 2000
@@ -37,6 +39,16 @@ class RunEnd:
     state: str | None  # the state the execution was in when it ended, if the history names one
     log_group: str | None  # that state's function log group, if it is a task of ours
 
+    @property
+    def is_rebuild(self) -> bool:
+        """An execution of the rebuild's own state machine (`Onyx-<env>-rebuild`), not a pipeline run."""
+        parts = self.execution_arn.split(":")
+        return len(parts) > 6 and parts[6].endswith(REBUILD_MACHINE_SUFFIX)
+
+    @property
+    def kind(self) -> str:
+        return "rebuild" if self.is_rebuild else "run"
+
 
 def error_message(cause: str | None) -> str:
     """A Lambda failure's cause is JSON (errorMessage, errorType, stackTrace): the message only."""
@@ -55,7 +67,7 @@ def error_message(cause: str | None) -> str:
 def subject(end: RunEnd) -> str:
     where = f" in {end.state}" if end.state else ""
     what = f" ({end.error})" if end.error else ""
-    text = f"Onyx {end.env_name}: run {ENDINGS.get(end.status, end.status)}{where}{what}"
+    text = f"Onyx {end.env_name}: {end.kind} {ENDINGS.get(end.status, end.status)}{where}{what}"
     text = re.sub(r"[^\x20-\x7e]", "?", text)  # printable ASCII only
     return text if len(text) <= SUBJECT_LIMIT else text[: SUBJECT_LIMIT - 3] + "..."
 
@@ -78,6 +90,8 @@ def _duration(end: RunEnd) -> str:
 
 
 def advice(end: RunEnd) -> str:
+    if end.is_rebuild:
+        return _rebuild_advice(end)
     start_new = ("start a new execution of the state machine (Step Functions console: Start execution; or "
                  f"`python -m ops execute --stack Onyx-{end.env_name}`), or let the next scheduled run do it. "
                  "Each run extracts everything changed since the last run that reached the warehouse, so "
@@ -90,10 +104,25 @@ def advice(end: RunEnd) -> str:
     return f"Fix the cause named above (the log has the details), then {start_new}"
 
 
+def _rebuild_advice(end: RunEnd) -> str:
+    again = (f"start the rebuild again (`python -m ops execute --rebuild --stack Onyx-{end.env_name}`, or start an "
+             'execution of the pipeline state machine with {"mode": "rebuild"}), or redrive this execution from the '
+             "step that failed: each step resumes from where it stopped. Scheduled runs go on again now it has ended.")
+    unchanged = ("The live warehouse is as it was: a rebuild changes it only in its last step, SwapIn, in one "
+                 "transaction. ")
+    if end.status == "ABORTED":
+        return f"{unchanged}If it was stopped on purpose, nothing needs doing. Otherwise {again}"
+    if end.status == "TIMED_OUT":
+        return (f"{unchanged}The rebuild took longer than rebuildTimeoutHours allows: raise it (deploy), then "
+                f"{again}")
+    return f"{unchanged}Fix the cause named above (the log has the details; docs/operations.md), then {again}"
+
+
 def body(end: RunEnd) -> str:
     where = f" in the {end.state} step" if end.state else ""
     lines = [
-        f"The Onyx {end.env_name} pipeline run {end.run_id} {ENDINGS.get(end.status, end.status)}{where}.",
+        f"The Onyx {end.env_name} {'rebuild' if end.is_rebuild else 'pipeline run'} {end.run_id} "
+        f"{ENDINGS.get(end.status, end.status)}{where}.",
         "",
         f"Error:     {end.error or 'none given'}",
         f"Message:   {error_message(end.cause)}",

@@ -12,7 +12,7 @@ from pydantic import Field
 
 from lambdas.rebuild.admission import check_alone
 from lambdas.rebuild.plan import plan_rebuild, store_plan
-from lambdas.shared.constants import Env
+from lambdas.shared.constants import Env, RebuildMetrics
 from lambdas.shared.handler_models import StageEnvironment, StageEvent
 from lambdas.shared.observability import logger, metrics, stage_handler
 from lambdas.shared.rebuild import RebuildCursor, RebuildRequest
@@ -44,7 +44,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     key = store_plan(s3, env.processed_bucket, plan)
     cursor = RebuildCursor(rebuild_id=rebuild_id, plan_key=key, planned_at=plan.planned_at,
                            runs=len(plan.runs), transformed=0, loaded=0, step_runs=request.request.step_runs)
-    metrics.add_metric(name="RebuildRunsPlanned", unit=MetricUnit.Count, value=len(plan.runs))
+    metrics.add_metric(name=RebuildMetrics.PLANNED, unit=MetricUnit.Count, value=len(plan.runs))
     logger.info("rebuild planned", extra={"plan_key": key, "runs": len(plan.runs),
                                           "first": plan.runs[0].run_id, "last": plan.runs[-1].run_id})
     return cursor.payload()

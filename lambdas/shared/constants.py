@@ -17,6 +17,16 @@ class RowMetrics:
     LOADED: Final = "RowsLoaded"
 
 
+class RebuildMetrics:
+    """What a rebuild's steps emit (dimensions: the service and the environment): its plan's size, its progress."""
+
+    PLANNED: Final = "RebuildRunsPlanned"
+    TRANSFORMED: Final = "RebuildRunsTransformed"
+    LOADED: Final = "RebuildRunsLoaded"
+    REMAINING: Final = "RebuildRunsRemaining"
+    SWAPPED_IN: Final = "RebuildsSwappedIn"
+
+
 # The notifier's count of run alerts it published (dimensions: the service and the environment).
 RUN_ALERTS_SENT: Final = "RunAlertsSent"
 
@@ -90,6 +100,11 @@ class States:
     # A rebuild: the pipeline starts the rebuild's own state machine and ends.
     START_REBUILD: Final = "StartRebuild"
     REBUILD_STARTED: Final = "RebuildStarted"
+
+
+# The rebuild's state machine is `<stack>-rebuild` (stacks/config.py), the pipeline's `<stack>-pipeline`.
+REBUILD_MACHINE_SUFFIX: Final = "-rebuild"
+PIPELINE_MACHINE_SUFFIX: Final = "-pipeline"
 
 
 class RebuildStates:

@@ -29,8 +29,11 @@ MAX_STEP_RUNS: Final = 10_000
 HISTORY_EVENT_LIMIT: Final = 25_000
 EVENTS_PER_LOOP: Final = 12
 EVENTS_OUTSIDE_LOOP: Final = 40
-# A step stops starting runs when less than this, or twice its slowest run so far, is left of its invocation.
+# A step stops starting runs when less than this, or twice its slowest run so far, is left of its invocation; and it
+# leaves this share of the invocation unused, so that a rebuild's steps stay clear of the functions' NearTimeout alarms
+# (80% of the timeout): only a single run that slow sets them off, as it would in a scheduled run.
 STEP_MARGIN_SECONDS: Final = 30.0
+STEP_RESERVE_SHARE: Final = 0.3
 
 
 # Scratch: a rebuild's files expire after rebuildScratchDays (stacks/data_lake.py).
@@ -88,13 +91,15 @@ def history_events(runs: int, step_runs: int) -> int:
 
 class StepBudget:
     """When a step should stop starting runs: at `step_runs` runs, or when the invocation's remaining time (from
-    Lambda's context) no longer covers twice its slowest run so far plus a margin. A step always does one run."""
+    Lambda's context) no longer covers twice its slowest run so far on top of a reserve: STEP_RESERVE_SHARE of the time
+    it had at the start, and at least STEP_MARGIN_SECONDS. A step always does one run."""
 
     def __init__(self, remaining_ms: Callable[[], int], step_runs: int, clock: Callable[[], float] = time.monotonic):
         self._remaining_ms, self._step_runs, self._clock = remaining_ms, step_runs, clock
         self.done = 0
         self._slowest = 0.0
         self._started = clock()
+        self._reserve = max(STEP_MARGIN_SECONDS, STEP_RESERVE_SHARE * remaining_ms() / 1000)
 
     def run_finished(self) -> None:
         now = self._clock()
@@ -108,7 +113,7 @@ class StepBudget:
         if self.done >= self._step_runs:
             return False
         left = self._remaining_ms() / 1000
-        return left > max(STEP_MARGIN_SECONDS, 2 * self._slowest)
+        return left > self._reserve + 2 * self._slowest
 
 
 def read_plan(s3: Any, bucket: str, cursor: RebuildCursor) -> RebuildPlan:

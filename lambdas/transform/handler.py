@@ -9,7 +9,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
-from lambdas.shared.constants import Env, RowMetrics
+from lambdas.shared.constants import Env, RebuildMetrics, RowMetrics
 from lambdas.shared.handler_models import StageEnvironment, StageEvent
 from lambdas.shared.observability import logger, metrics, rows_per_table, stage_handler
 from lambdas.shared.rebuild import RebuildCursor, progress_text
@@ -42,7 +42,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         step = TransformRunsEvent.model_validate(event)
         cursor = transform_runs(boto3.client("s3"), env.ingestion_bucket, env.processed_bucket, step.cursor,
                                 context.get_remaining_time_in_millis)
-        metrics.add_metric(name="RebuildRunsTransformed", unit=MetricUnit.Count,
+        metrics.add_metric(name=RebuildMetrics.TRANSFORMED, unit=MetricUnit.Count,
                            value=cursor.transformed - step.cursor.transformed)
         logger.info("rebuild step transformed", extra={"progress": progress_text(cursor)})
         return cursor.payload()

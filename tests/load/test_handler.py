@@ -99,6 +99,21 @@ def test_after_the_warehouse_secret_is_rotated_the_retry_reads_it_again(aws, emp
     assert result["loaded"]["fact_sales_order"] == len(full_run()["fact_sales_order"])
 
 
+def test_after_the_warehouse_password_is_rotated_the_retry_reads_the_new_one(aws, empty_db, lambda_context,
+                                                                           monkeypatch):
+    # A warm process holds the secret from before a rotation: the server refuses the old password (28P01), which is
+    # retried as the warehouse being unavailable, and the retry reads the rotated secret.
+    name = aws.put_secret(replace(empty_db, password="the-password-before-rotation"))  # pragma: allowlist secret
+    monkeypatch.setenv(Env.WAREHOUSE_SECRET_NAME, name)
+    monkeypatch.setenv(Env.PROCESSED_BUCKET, aws.processed_bucket)
+    event = transform_output(aws, "run-1")
+    with pytest.raises(WarehouseUnavailable, match=r"^warehouse unavailable \(connecting to [^)]+\): 28P01 "):
+        handler(event, lambda_context)
+
+    aws.secretsmanager.put_secret_value(SecretId=name, SecretString=json.dumps(empty_db.to_secret()))
+    assert handler(event, lambda_context)["already_loaded"] is False
+
+
 # ---- the smoke check's probe (lambdas/shared/probe.py) ----------------------------------------------------------
 def test_the_load_handler_answers_the_probe_with_each_view_s_rows_after_a_run(aws, load_env, lambda_context,
                                                                              emitted_metrics):

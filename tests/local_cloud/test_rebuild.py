@@ -14,7 +14,7 @@ from analytics.reconcile import reconcile
 from lambdas.shared.constants import RebuildStates, States
 from lambdas.shared.database import DatabaseCredentials
 from local.simulate import Activity, simulate
-from ops.executions import rebuild_input, replay_input
+from ops.executions import rebuild_input, redrive, replay_input
 from tests.hardening.harness import FAULTS_DIR, REPO
 from tests.local_cloud.helpers import warehouse_contents
 from tests.local_cloud.test_run_ends import extract_held
@@ -107,6 +107,7 @@ def test_a_rebuild_recomputes_every_star_table_row_for_row_and_analysts_keep_rea
 @pytest.mark.slow
 def test_during_a_rebuild_queries_see_the_old_warehouse_runs_skip_replays_are_busy_and_a_failure_changes_nothing(
         cloud):
+    """...and the failed rebuild, redriven, finishes; and the next rebuild succeeds."""
     committed = _history(cloud)
     before = warehouse_contents(cloud)
     seen: dict[str, object] = {}
@@ -136,7 +137,14 @@ def test_during_a_rebuild_queries_see_the_old_warehouse_runs_skip_replays_are_bu
     assert failed.failed_state == RebuildStates.LOAD_RUNS
     assert warehouse_contents(cloud) == before
     subjects = sorted(alert.subject for alert in cloud.moto.alerts)
-    assert subjects == ["Onyx dev: run FAILED in Busy (Busy)", "Onyx dev: run FAILED in LoadRuns (Runtime.ExitError)"]
+    assert subjects == ["Onyx dev: rebuild FAILED in LoadRuns (Runtime.ExitError)",
+                        "Onyx dev: run FAILED in Busy (Busy)"]
+
+    # Each step is resumable: the failed rebuild redriven from LoadRuns, with that step's input, finishes the job.
+    redriven = redrive(cloud.client("stepfunctions"), failed.execution_arn, cloud.progress)
+    assert redriven.succeeded, redriven.error
+    assert redriven.progress == "transformed 4 and loaded 4 of 4 runs (100%)"
+    assert warehouse_contents(cloud) == before
 
     again = cloud.execute(payload=rebuild_input(step_runs=3))
 

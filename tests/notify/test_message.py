@@ -107,3 +107,25 @@ def test_log_group_link_escapes_as_the_console_does():
     assert log_group_link("us-east-1", "/aws/vendedlogs/states/x") == (
         "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#logsV2:log-groups/log-group/"
         "$252Faws$252Fvendedlogs$252Fstates$252Fx")
+
+
+REBUILD_ARN = "arn:aws:states:eu-west-2:123456789012:execution:Onyx-dev-rebuild:rebuild-20261202T130000Z-abcdef"
+
+
+def test_a_failed_rebuild_says_it_is_a_rebuild_that_the_warehouse_is_unchanged_and_how_to_start_it_again():
+    end = _end(execution_arn=REBUILD_ARN, run_id="rebuild-20261202T130000Z-abcdef", state="SwapIn",
+               error="RebuildRefused", cause="rebuild of schema public refused: …")
+
+    assert subject(end) == "Onyx dev: rebuild FAILED in SwapIn (RebuildRefused)"
+    lines = body(end).splitlines()
+    assert lines[0] == "The Onyx dev rebuild rebuild-20261202T130000Z-abcdef FAILED in the SwapIn step."
+    assert lines[-1] == (
+        "What to do: The live warehouse is as it was: a rebuild changes it only in its last step, SwapIn, in one "
+        "transaction. Fix the cause named above (the log has the details; docs/operations.md), then start the rebuild "
+        "again (`python -m ops execute --rebuild --stack Onyx-dev`, or start an execution of the pipeline state "
+        'machine with {"mode": "rebuild"}), or redrive this execution from the step that failed: each step resumes '
+        "from where it stopped. Scheduled runs go on again now it has ended.")
+    timed_out = body(_end(execution_arn=REBUILD_ARN, status="TIMED_OUT", error="States.Timeout", cause=None))
+    assert "The rebuild took longer than rebuildTimeoutHours allows: raise it (deploy), then start" in timed_out
+    # The pipeline's own state machine is a run, whatever its name.
+    assert subject(_end(execution_arn=ARN.replace("Machine", "pipeline"))).startswith("Onyx dev: run FAILED")

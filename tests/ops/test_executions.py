@@ -98,3 +98,57 @@ def test_a_succeeded_execution_names_no_failed_state():
 
     assert outcome.failed_state is None
     assert "failed_state" not in outcome.to_json()
+
+
+class _PagedSfn:
+    """A long history served in pages of `page` events (a rebuild's), growing by `grow` events a poll; a token is the
+    index of its page's first event, and `expire` makes the tokens given out so far invalid once."""
+
+    def __init__(self, page: int, grow: int, polls_until_end: int) -> None:
+        self.page, self.grow, self.polls_until_end = page, grow, polls_until_end
+        self.events: list[dict[str, Any]] = []
+        self.requests: list[str | None] = []
+        self.polls = 0
+        self.expired: set[str] = set()
+
+    def expire(self) -> None:
+        self.expired = {f"t{start}" for start in range(0, len(self.events), self.page)}
+
+    def get_execution_history(self, **kwargs: Any) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
+        token = kwargs.get("nextToken")
+        self.requests.append(token)
+        if token in self.expired:
+            self.expired.discard(token)
+            raise ClientError({"Error": {"Code": "InvalidToken", "Message": "expired"}}, "GetExecutionHistory")
+        start = int(token[1:]) if token else 0
+        if start == 0:  # a new read: the execution moved on since the last one
+            self.polls += 1
+            for _ in range(self.grow):
+                self.events.append({"type": "PassStateEntered", "timestamp": T0,
+                                    "stateEnteredEventDetails": {"name": f"S{len(self.events)}"}})
+        end = start + self.page
+        return {"events": self.events[start:end], **({"nextToken": f"t{end}"} if end < len(self.events) else {})}
+
+    def describe_execution(self, **_: Any) -> dict[str, Any]:
+        return {"status": "SUCCEEDED" if self.polls >= self.polls_until_end else "RUNNING"}
+
+
+def test_a_long_history_is_read_from_its_last_full_page_on_and_every_event_reported_once(monkeypatch):
+    monkeypatch.setattr(executions.time, "sleep", lambda _: None)
+    sfn = _PagedSfn(page=3, grow=4, polls_until_end=3)
+    seen: list[str] = []
+
+    watcher = ExecutionWatcher(sfn, "arn", "rebuild-x", seen.append)
+    watcher._read_history()  # 4 events: pages [0-2] [3]
+    sfn.grow = 0
+    watcher._read_history()  # nothing new: only the last page again, from its token
+    assert sfn.requests == [None, "t3", "t3"]
+
+    sfn.expire()  # a day later the tokens are no good: read once from the start
+    sfn.grow = 4
+    sfn.requests.clear()
+    watcher._read_history()
+    assert sfn.requests == ["t3", None, "t3", "t6"]
+    assert seen == [f"  {'S' + str(index):<14} started" for index in range(8)]  # each event once, in order

@@ -95,14 +95,14 @@ class FakeClock:
 
 def test_a_step_stops_at_its_run_count_or_when_its_time_left_no_longer_covers_twice_its_slowest_run():
     clock, remaining = FakeClock(), [900_000]
-    budget = StepBudget(lambda: remaining[0], step_runs=3, clock=clock)
+    budget = StepBudget(lambda: remaining[0], step_runs=3, clock=clock)  # 900 s: a reserve of 270 s
     assert budget.allows_another()  # always one run
     clock.now = 10.0
     budget.run_finished()
     assert budget.allows_another()
-    remaining[0] = 40_000  # 40 s left > max(30 s, 2 x 10 s)
+    remaining[0] = 291_000  # 291 s left > 270 s reserve + 2 x 10 s
     assert budget.allows_another()
-    remaining[0] = 25_000  # under the 30 s margin
+    remaining[0] = 289_000  # the step has used 68% of its 900 s: it stops, clear of the alarms at 80%
     assert not budget.allows_another()
     remaining[0] = 900_000
     clock.now = 20.0
@@ -111,10 +111,14 @@ def test_a_step_stops_at_its_run_count_or_when_its_time_left_no_longer_covers_tw
     budget.run_finished()  # the third run: the step's count
     assert not budget.allows_another()
 
-    slow = StepBudget(lambda: 100_000, step_runs=100, clock=clock)
-    clock.now = 110.0
-    slow.run_finished()  # a 60 s run: 100 s left does not cover two more
+    slow = StepBudget(lambda: 400_000, step_runs=100, clock=clock)  # a reserve of 120 s
+    clock.now = 190.0
+    slow.run_finished()  # a 140 s run: 400 s left does not cover the reserve and two more
     assert not slow.allows_another()
+    short = StepBudget(lambda: 60_000, step_runs=100, clock=clock)  # a short timeout: the 30 s margin at least
+    clock.now = 191.0
+    short.run_finished()
+    assert short.allows_another()  # 60 s > 30 s + 2 x 1 s
 
 
 def test_progress_says_which_run_of_how_many():

@@ -302,8 +302,13 @@ def test_dashboard_shows_executions_durations_rows_per_table_run_alerts_and_alar
     assert dashboard["Properties"]["DashboardName"] == "Onyx-dev"
     body = _dashboard_body(synthesized.template)
     for title in ("Executions", "Execution duration", "Function duration (p95)",
-                  "Function errors (retried ones included) and throttles", "Run alerts", "Alarms"):
+                  "Function errors (retried ones included) and throttles", "Run alerts", "Rebuilds",
+                  "Rebuild progress (runs)", "Alarms"):
         assert f'"title":"{title}"' in body
+    # A rebuild's progress, from the metrics its LoadRuns steps emit (lambdas/load/handler.py).
+    assert '["Onyx","RebuildRunsLoaded","environment","dev","service","onyx",{"label":"loaded","stat":"Sum"}]' in body
+    assert ('["Onyx","RebuildRunsRemaining","environment","dev","service","onyx",{"label":"left to load",'
+            '"stat":"Minimum","yAxis":"right"}]') in body
     assert '["AWS/Events","TriggeredRules","RuleName","?",{"label":"schedule triggered","stat":"Sum"}]' in body
 
 
