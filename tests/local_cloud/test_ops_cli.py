@@ -25,11 +25,11 @@ VALID = "warehouse valid (10 checks run, 0 skipped)"
 WAREHOUSE_SECRET, SOURCE_SECRET = "onyx/dev/warehouse", "onyx/dev/totesys"  # pragma: allowlist secret
 
 
-def _ops(*args: str, directory: Path, aws: dict[str, str] | None = None,
-         timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def _ops(*args: str, directory: Path, aws: dict[str, str] | None = None, timeout: float = 300,
+         program: str = "ops") -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
     env |= {"ONYX_LOCAL_DIR": str(directory), **(aws or {})}
-    return subprocess.run([sys.executable, "-m", "ops", *args], cwd=REPO, env=env, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", program, *args], cwd=REPO, env=env, capture_output=True, text=True,
                           timeout=timeout, check=False)
 
 
@@ -63,6 +63,25 @@ def test_on_the_local_cloud_execute_follows_a_run_that_status_then_lists_and_val
     assert validated.returncode == 0, validated.stdout + validated.stderr
     assert validated.stdout.splitlines()[-1] == VALID
     assert "PASS  row counts match the source" in validated.stdout
+
+
+def test_on_the_local_cloud_execute_replays_a_run_and_rebuilds_the_warehouse_showing_each_step(cloud):
+    run = cloud.execute()
+    assert run.succeeded
+
+    replayed = _ops("execute", "--replay", run.run_id, "--json", directory=cloud.directory)
+
+    assert replayed.returncode == 0, replayed.stderr
+    assert json.loads(replayed.stdout)["status"] == "SUCCEEDED"
+    assert "Replay" in replayed.stderr
+
+    rebuilt = _ops("execute", "--rebuild", "--step-runs", "1", directory=cloud.directory, program="local")
+
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert rebuilt.stdout.splitlines()[0].endswith("— transformed 1 and loaded 1 of 1 runs (100%) — swapped in")
+    assert "rebuild execution rebuild-" in rebuilt.stderr
+    load_runs = next(line for line in rebuilt.stderr.splitlines() if line.startswith("  LoadRuns       done in"))
+    assert load_runs.endswith("transformed 1 and loaded 1 of 1 runs (100%)")
 
 
 def test_with_stack_the_warehouse_and_source_come_from_the_secrets_the_stack_names(cloud, tmp_path):

@@ -11,6 +11,7 @@ import pytest
 from moto.core.config import default_user_config
 
 from lambdas.extract.watermarks import advance_watermarks
+from lambdas.rebuild import plan
 from lambdas.rebuild.admission import check_alone
 from lambdas.rebuild.plan import committed_run_ids, plan_rebuild, store_plan
 from lambdas.shared.errors import Busy, RebuildRefused
@@ -69,16 +70,15 @@ def test_a_committed_run_whose_manifest_is_gone_is_refused_by_name(aws):
         plan_rebuild(aws.s3, aws.ingestion_bucket, "rebuild-1", step_runs=200)
 
 
-def test_a_plan_whose_steps_would_overflow_one_executions_history_is_refused_with_the_fix(aws):
+def test_a_plan_whose_steps_would_overflow_one_executions_history_is_refused_with_the_fix(aws, monkeypatch):
     _commit(aws, "run-1", "2026-11-25T10:00:00.000Z", high="2026-11-25T09:59:00.000")
     assert history_events(1, 1) == 52
     assert history_events(35_000, 200) == 40 + 12 * 175  # a year of 15-minute runs in the default steps: 2,140
     assert history_events(35_000, 1) > 25_000
 
-    # One run in steps of one fits; the arithmetic for a year of runs in steps of one does not.
+    # One run in steps of one fits; 2,099 (listed, not read: the refusal comes before any manifest is) do not.
     plan_rebuild(aws.s3, aws.ingestion_bucket, "rebuild-1", step_runs=1)
-    for index in range(2, 2_100):
-        advance_watermarks(aws.s3, aws.ingestion_bucket, f"run-{index}", {"address": "2026-11-25T09:59:00.000"})
+    monkeypatch.setattr(plan, "committed_run_ids", lambda s3, bucket: [f"run-{index}" for index in range(1, 2_100)])
     with pytest.raises(RebuildRefused, match=r"^2,099 runs in steps of 1 would write about 25,228 history events, "
                                              r"more than the 25,000 one execution may have: start the rebuild with a "
                                              r"larger step_runs$"):
