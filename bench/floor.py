@@ -1,8 +1,10 @@
 """The physical floor of moving the Totesys rows from one PostgreSQL database to another.
 
 `COPY (SELECT * FROM t) TO STDOUT` of every source table, piped as it streams into `COPY t FROM STDIN`
-into an empty table of the same shape (the source DDL, keys included, foreign keys left out as any bulk
-load does) in another database, one table after the other, timed end to end.
+into an empty table of the same shape in another database, one table after the other, timed end to end.
+Two shapes, two floors: the source DDL with its keys (foreign keys left out, as any bulk load does), what a
+load into keyed tables cannot go below; and the same tables without any key or index, the bytes moved and
+nothing else (issue 18 holds the full load to 3x this one).
 
 Two clients do the piping:
 - `psql` (C, libpq): two `psql` processes per table joined by an OS pipe. No client work at all beyond
@@ -55,16 +57,24 @@ def psql_binary() -> str | None:
     return shutil.which("psql")
 
 
-def prepare_target(target: DatabaseCredentials) -> DatabaseCredentials:
-    """Give the (new, empty) database `target` the Totesys tables, without foreign keys."""
+def prepare_target(target: DatabaseCredentials, *, keys: bool = True) -> DatabaseCredentials:
+    """Give the (new, empty) database `target` the Totesys tables, without foreign keys; with `keys` False,
+    without any key or index either."""
+    dropped = "'f'" if keys else "'f', 'p', 'u'"
     conn = target.connect(io_timeout=None)
     try:
         apply_source_schema(conn)
+        # Foreign keys first: they depend on the primary keys.
         for table, constraint in conn.run(
                 "SELECT conrelid::regclass::text, conname FROM pg_constraint "
-                "WHERE contype = 'f' AND connamespace = 'public'::regnamespace"):
+                f"WHERE contype IN ({dropped}) AND connamespace = 'public'::regnamespace "
+                "ORDER BY contype = 'f' DESC"):
             # Names come from the catalogue of the schema we just created, quoted as identifiers.
             conn.run(f"ALTER TABLE {table} DROP CONSTRAINT {identifier(constraint)}")
+        if not keys:
+            for (index,) in conn.run("SELECT indexrelid::regclass::text FROM pg_index i JOIN pg_class c "
+                                     "ON c.oid = i.indrelid WHERE c.relnamespace = 'public'::regnamespace"):
+                conn.run(f"DROP INDEX {index}")
     finally:
         conn.close()
     return target

@@ -5,7 +5,8 @@
 1. seeds a generated source at `--scale` sales orders into a throwaway PostgreSQL (or uses the database at
    `--reuse-source` as it is: nothing seeded; the bench's other databases are created on the same server,
    which needs CREATEDB, and dropped afterwards; the incremental step adds ~1,000 changed rows to it);
-2. the floor (bench/floor.py): every source table piped `COPY TO | COPY FROM` into empty tables elsewhere;
+2. the floors (bench/floor.py): every source table piped `COPY TO | COPY FROM` into empty tables elsewhere,
+   with their keys and without any;
 3. a full load through the local cloud (the synthesized stack, the real state machine and handlers, each
    Lambda in execution environments of its own) with `safetyLagSeconds=0`: wall time per state and end to
    end, rows/s, and each Lambda process's peak RSS;
@@ -96,6 +97,8 @@ def run_bench(scale: int, *, server: DatabaseCredentials | None = None, reuse_so
             _settle(pg, progress, quiet_seconds=settle_seconds)
             floor_target = floor.prepare_target(database("floor"))
             result["floor"] = _floor(source, floor_target, progress)
+            keyless_target = floor.prepare_target(database("floor_keyless"), keys=False)
+            result["floor_keyless"] = _floor(source, keyless_target, progress, keyless=True)
             if synthesized is None:
                 synthesized = synthesize(work / "cdk.out", OVERRIDES, progress)
             warehouse = database("warehouse")
@@ -105,7 +108,8 @@ def run_bench(scale: int, *, server: DatabaseCredentials | None = None, reuse_so
             cloud.up(UpOptions(source_url=source.to_url(), warehouse_url=warehouse.to_url(), fork_server=False,
                                overrides=OVERRIDES, synthesized=synthesized))
             try:
-                _runs(cloud, result, _Databases(pg, source, warehouse, floor_target, settle_seconds), progress)
+                _runs(cloud, result, _Databases(pg, source, warehouse, floor_target, keyless_target, settle_seconds),
+                      progress)
                 result["retention"] = _retention(cloud)
             finally:
                 cloud.down()
@@ -132,6 +136,7 @@ class _Databases:
     source: DatabaseCredentials
     warehouse: DatabaseCredentials
     floor_target: DatabaseCredentials
+    keyless_target: DatabaseCredentials
     settle_seconds: float
 
 
@@ -142,6 +147,7 @@ def _runs(cloud: LocalCloud, result: dict[str, Any], db: _Databases, progress: P
     result["full_load"] = _execute(cloud, memory)
     _settle(db.server, progress, quiet_seconds=db.settle_seconds)
     _floor_again(result["floor"], db.source, db.floor_target, progress)
+    _floor_again(result["floor_keyless"], db.source, db.keyless_target, progress)
     # The warehouse as autovacuum leaves it in the half hour before the next scheduled run.
     _vacuum(db.warehouse)
     _settle(db.server, progress, quiet_seconds=db.settle_seconds)
@@ -223,15 +229,21 @@ def _source(source: DatabaseCredentials, scale: int, *, seed: bool, progress: Pr
     return {"seeded": seed, "seed_seconds": seconds, "rows": rows, "total_rows": sum(rows.values())}
 
 
-def _floor(source: DatabaseCredentials, target: DatabaseCredentials, progress: Progress) -> dict[str, Any]:
-    """The floor by psql (the figure the pipeline is held to) and, for comparison, by pg8000."""
+def _floor(source: DatabaseCredentials, target: DatabaseCredentials, progress: Progress, *,
+           keyless: bool = False) -> dict[str, Any]:
+    """The floor by psql (the figure the pipeline is held to) and, for comparison, by pg8000; the keyless floor
+    by psql alone (or pg8000 without psql)."""
     methods = ["psql", "pg8000"] if floor.psql_binary() else ["pg8000"]
+    if keyless:
+        methods = methods[:1]
+    into = "tables without keys" if keyless else "tables with their keys"
     results = []
     for method in methods:
-        progress(f"floor: COPY TO | COPY FROM of every table, through {method}")
+        progress(f"floor: COPY TO | COPY FROM of every table into {into}, through {method}")
         results.append(floor.measure(source, target, method))
         progress(f"  {results[-1].rows:,} rows in {results[-1].seconds:.2f} s")
     primary = results[0].to_json()
+    primary["keyless"] = keyless
     primary["bytes"] = results[-1].bytes  # counted by the pg8000 client: the same COPY text
     primary["others"] = [r.to_json() for r in results[1:]]
     primary["samples"] = [primary["seconds"]]
@@ -246,7 +258,8 @@ def _floor_again(measured: dict[str, Any], source: DatabaseCredentials, target: 
     One floor measurement on this shared machine varied from 13 to 22 s between runs (the full load by as
     much): measured before and after the full load, the floor meets the same spells of contention as it.
     """
-    progress(f"floor again, after the full load, through {measured['method']}")
+    progress(f"floor again, after the full load, through {measured['method']}"
+             + (" (tables without keys)" if measured.get("keyless") else ""))
     again = floor.measure(source, target, measured["method"])
     floor.truncate(target)
     progress(f"  {again.rows:,} rows in {again.seconds:.2f} s")
@@ -343,10 +356,13 @@ def _label(invocations: list[Invocation]) -> list[tuple[str, Invocation]]:
 
 
 def _conclude(result: dict[str, Any]) -> None:
-    floor_seconds = result["floor"]["seconds"]
+    floor_seconds, keyless_seconds = result["floor"]["seconds"], result["floor_keyless"]["seconds"]
     full = result["full_load"]
     result["ratio_full_load_to_floor"] = round(full["seconds"] / floor_seconds, 2) if floor_seconds else None
-    result["targets"] = report.targets(floor_seconds, full, result["incremental"], result["incremental_cold"])
+    result["ratio_full_load_to_keyless_floor"] = (round(full["seconds"] / keyless_seconds, 2) if keyless_seconds
+                                                  else None)
+    result["targets"] = report.targets(floor_seconds, full, result["incremental"], result["incremental_cold"],
+                                       keyless_floor_seconds=keyless_seconds)
     result["passed"] = (full["succeeded"] and result["incremental"]["succeeded"]
                         and result["incremental_cold"]["succeeded"]
                         and all(t["pass"] for t in result["targets"].values()))

@@ -29,7 +29,7 @@ def test_bench_measures_floor_full_load_and_incremental_and_writes_json(pg_serve
     written = json.loads(files[0].read_text())
     assert set(REQUIRED_KEYS) <= set(written)
     assert written["scale"] == SCALE
-    assert written["schema_version"] == 1
+    assert written["schema_version"] == 2
 
     assert written["machine"]["cpu_count"] >= 1
     assert written["versions"]["postgres"]
@@ -47,6 +47,14 @@ def test_bench_measures_floor_full_load_and_incremental_and_writes_json(pg_serve
     assert len(floor["samples"]) == 2  # before and after the full load; the figure is their mean
     assert floor["seconds"] == round(sum(floor["samples"]) / 2, 3)
     assert [other["rows"] for other in floor["others"]] == [SOURCE_ROWS] * len(floor["others"])
+    assert floor["keyless"] is False
+    keyless = written["floor_keyless"]  # the same rows into tables without keys: the bytes moved, nothing else
+    assert keyless["keyless"] is True
+    assert keyless["rows"] == SOURCE_ROWS
+    assert keyless["method"] == floor["method"]
+    assert keyless["others"] == []
+    assert len(keyless["samples"]) == 2
+    assert keyless["seconds"] == round(sum(keyless["samples"]) / 2, 3)
 
     full = written["full_load"]
     assert full["status"] == "SUCCEEDED"
@@ -84,7 +92,10 @@ def test_bench_measures_floor_full_load_and_incremental_and_writes_json(pg_serve
     assert all(i["cold_start"] for i in cold["invocations"])
 
     assert written["ratio_full_load_to_floor"] == round(full["seconds"] / floor["seconds"], 2)
-    assert set(written["targets"]) == {"full_load_to_floor", "incremental_seconds", "peak_rss_mb"}
+    assert written["ratio_full_load_to_keyless_floor"] == round(full["seconds"] / keyless["seconds"], 2)
+    assert set(written["targets"]) == {"full_load_to_floor", "full_load_to_keyless_floor", "incremental_seconds",
+                                       "peak_rss_mb"}
+    assert written["targets"]["full_load_to_keyless_floor"]["limit"] == 3.0
     assert written["targets"]["peak_rss_mb"]["value"] == max(
         i["peak_rss_mb"] for run in (full, incremental, cold) for i in run["invocations"])
     assert written["passed"] == all(t["pass"] for t in written["targets"].values())
@@ -103,5 +114,14 @@ def test_bench_measures_floor_full_load_and_incremental_and_writes_json(pg_serve
     assert "floor: COPY TO | COPY FROM" in table
     assert f"(before / after the full load: {floor['samples'][0]:.2f} / {floor['samples'][1]:.2f} s)" in table
     assert "full load / floor = " in table
+    assert "floor, no keys (" in table
+    assert f"full load / floor without keys = {written['ratio_full_load_to_keyless_floor']:.2f}x" in table
+    assert "target full load <= 3x floor w/o keys" in table
     assert "incremental, every Lambda cold: end to end" in table
     assert "  Transform (cold start)" in table
+    # A result of schema version 1 (before the keyless floor) still renders, without the keyless lines.
+    newer = ("floor_keyless", "ratio_full_load_to_keyless_floor")
+    old = {key: value for key, value in result.items() if key not in newer}
+    old["targets"] = {key: value for key, value in result["targets"].items() if key != "full_load_to_keyless_floor"}
+    assert "without keys" not in render(old)
+    assert "w/o keys" not in render(old)
