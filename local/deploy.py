@@ -46,9 +46,6 @@ class Deployment:
     template: dict[str, Any]
     state_machine_arn: str
     state_machine_role_arn: str
-    # The rebuild's own state machine (the pipeline starts it on {"mode": "rebuild"}), and its role.
-    rebuild_state_machine_arn: str
-    rebuild_state_machine_role_arn: str
     schedule_expression: str | None
     schedule_rule_name: str | None
     outputs: dict[str, str]
@@ -163,11 +160,10 @@ def deploy(clients: dict[str, Any], outdir: Path, context: dict[str, Any]) -> De
     rules = [clients["events"].describe_rule(Name=r["PhysicalResourceId"].split("|")[-1])
              for r in resources if r["ResourceType"] == "AWS::Events::Rule"]
     scheduled = next((rule for rule in rules if rule.get("ScheduleExpression")), None)
-    (machine_arn, role_arn) = machines[config.pipeline_state_machine_name]
-    (rebuild_arn, rebuild_role_arn) = machines[config.rebuild_state_machine_name]
+    # The rebuild's machine is made executable too; the pipeline starts it, and each execution signs with its own role.
+    machine_arn, role_arn = machines[config.pipeline_state_machine_name]
     return Deployment(stack_name=stack_name, template=template, state_machine_arn=machine_arn,
-                      state_machine_role_arn=role_arn, rebuild_state_machine_arn=rebuild_arn,
-                      rebuild_state_machine_role_arn=rebuild_role_arn,
+                      state_machine_role_arn=role_arn,
                       schedule_expression=scheduled["ScheduleExpression"] if scheduled else None,
                       schedule_rule_name=scheduled["Name"] if scheduled else None, outputs=outputs, context=context)
 

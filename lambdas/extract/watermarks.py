@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 PREFIX = "state/watermarks/"
-_INVERT = 10**13 - 1  # 13 digits of epoch milliseconds last until the year 2286
+_DIGITS = 13
+_INVERT = 10**_DIGITS - 1  # 13 digits of epoch milliseconds last until the year 2286
+_SUFFIX = ".json"
 
 
 def _epoch_ms(timestamp: str) -> int:
@@ -29,7 +31,15 @@ def _epoch_ms(timestamp: str) -> int:
 
 
 def watermark_key(run_id: str, highs: dict[str, str]) -> str:
-    return f"{PREFIX}{_INVERT - _epoch_ms(max(highs.values())):013d}-{run_id}.json"
+    return f"{PREFIX}{_INVERT - _epoch_ms(max(highs.values())):0{_DIGITS}d}-{run_id}{_SUFFIX}"
+
+
+def run_id_of(key: str) -> str | None:
+    """The run id in a watermark object's key (`watermark_key`'s), or None for any other key."""
+    name = key.removeprefix(PREFIX)
+    if name == key or not name.endswith(_SUFFIX) or name[_DIGITS:_DIGITS + 1] != "-" or not name[:_DIGITS].isdigit():
+        return None
+    return name[_DIGITS + 1:-len(_SUFFIX)]
 
 
 def latest_watermarks(s3: S3Client, bucket: str) -> dict[str, str]:

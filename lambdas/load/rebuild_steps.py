@@ -14,33 +14,27 @@ import pg8000.native
 
 from lambdas.load.rebuild_schema import prepare_rebuild_schema, rebuild_schema_name, swap_in
 from lambdas.load.runner import connect, run_load
-from lambdas.load.warehouse import unavailable
 from lambdas.shared.database import DatabaseCredentials
-from lambdas.shared.errors import OnyxError
 from lambdas.shared.layout import transform_manifest_key
 from lambdas.shared.observability import logger
 from lambdas.shared.rebuild import RebuildCursor, StepBudget, read_plan
-from lambdas.shared.sqlstates import is_transient
 
 
 @contextmanager
-def _warehouse(credentials: DatabaseCredentials, doing: str) -> Iterator[pg8000.native.Connection]:
-    """A connection for one step; the server's or the network's trouble is WarehouseUnavailable (retried)."""
+def _connected(credentials: DatabaseCredentials) -> Iterator[pg8000.native.Connection]:
+    """A connection for one step (connect's failures are WarehouseUnavailable; so are the server's and the network's
+    trouble inside prepare_rebuild_schema, run_load's transaction and swap_in, each naming what it was doing)."""
     conn = connect(credentials)
     try:
         yield conn
-    except Exception as exc:
-        if not isinstance(exc, OnyxError) and is_transient(exc):
-            raise unavailable(exc, doing) from exc
-        raise
     finally:
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(Exception):  # closing a dead connection has nothing left to do
             conn.close()
 
 
 def prepare(credentials: DatabaseCredentials, schema: str) -> dict[str, Any]:
     """The rebuild's schema, made fresh (a failed rebuild's leftover dropped) once the live one may be swapped."""
-    with _warehouse(credentials, "preparing the rebuild's schema") as conn:
+    with _connected(credentials) as conn:
         return asdict(prepare_rebuild_schema(conn, schema))
 
 
@@ -52,7 +46,7 @@ def load_runs(credentials: DatabaseCredentials, s3: Any, processed_bucket: str, 
     budget = StepBudget(remaining_ms, cursor.step_runs)
     target = rebuild_schema_name(schema)
     position = cursor.loaded
-    with _warehouse(credentials, "loading the rebuild") as conn:
+    with _connected(credentials) as conn:
         while position < cursor.transformed and budget.allows_another():
             run_id = plan.runs[position].run_id
             result = run_load(conn, s3, processed_bucket, target, cursor.prefix + transform_manifest_key(run_id),
@@ -66,5 +60,5 @@ def load_runs(credentials: DatabaseCredentials, s3: Any, processed_bucket: str, 
 
 def swap(credentials: DatabaseCredentials, schema: str, cursor: RebuildCursor) -> dict[str, Any]:
     """The rebuilt schema in the live one's place, in one transaction (the live one kept as the previous)."""
-    with _warehouse(credentials, "swapping the rebuilt warehouse in") as conn:
+    with _connected(credentials) as conn:
         return asdict(swap_in(conn, schema, expected_runs=cursor.runs, planned_at=cursor.planned_at))

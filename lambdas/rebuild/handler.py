@@ -42,7 +42,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     s3 = boto3.client("s3")
     plan = plan_rebuild(s3, env.ingestion_bucket, rebuild_id, step_runs=request.request.step_runs)
     key = store_plan(s3, env.processed_bucket, plan)
-    cursor = RebuildCursor(rebuild_id=rebuild_id, plan_key=key, planned_at=plan.planned_at,
+    cursor = RebuildCursor(rebuild_id=rebuild_id, planned_at=plan.planned_at,
                            runs=len(plan.runs), transformed=0, loaded=0, step_runs=request.request.step_runs)
     metrics.add_metric(name=RebuildMetrics.PLANNED, unit=MetricUnit.Count, value=len(plan.runs))
     logger.info("rebuild planned", extra={"plan_key": key, "runs": len(plan.runs),

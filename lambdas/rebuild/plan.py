@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from lambdas.extract.manifest import read_manifest
 from lambdas.extract.watermarks import PREFIX as WATERMARK_PREFIX
+from lambdas.extract.watermarks import run_id_of
 from lambdas.shared.errors import RebuildRefused
 from lambdas.shared.manifests import PlannedRun, RebuildPlan
 from lambdas.shared.rebuild import HISTORY_EVENT_LIMIT, history_events, plan_key
@@ -23,17 +24,13 @@ if TYPE_CHECKING:
 
 # Manifests read at once: a year of runs is 35,000 small GETs.
 READERS = 16
-_WATERMARK_NAME_DIGITS = 13
 
 
 def committed_run_ids(s3: S3Client, ingestion_bucket: str) -> list[str]:
     """The run id of every watermark object (`state/watermarks/<13 digits>-<run_id>.json`)."""
     run_ids = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=ingestion_bucket, Prefix=WATERMARK_PREFIX):
-        for item in page.get("Contents", []):
-            name = item["Key"][len(WATERMARK_PREFIX):]
-            if name.endswith(".json") and name[_WATERMARK_NAME_DIGITS:_WATERMARK_NAME_DIGITS + 1] == "-":
-                run_ids.append(name[_WATERMARK_NAME_DIGITS + 1:-len(".json")])
+        run_ids += [run_id for item in page.get("Contents", []) if (run_id := run_id_of(item["Key"])) is not None]
     return run_ids
 
 

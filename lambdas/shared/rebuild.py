@@ -63,7 +63,6 @@ class RebuildCursor(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     rebuild_id: str = Field(pattern=RUN_ID_PATTERN)
-    plan_key: str = Field(min_length=1)
     planned_at: str  # when the plan was made (ISO, UTC): a run loaded into the live warehouse after it is missing
     runs: int = Field(ge=1)
     transformed: int = Field(ge=0)
@@ -74,9 +73,14 @@ class RebuildCursor(BaseModel):
     def prefix(self) -> str:
         return rebuild_prefix(self.rebuild_id)
 
+    @property
+    def plan_key(self) -> str:
+        return plan_key(self.rebuild_id)
+
     def payload(self) -> dict[str, object]:
-        """The cursor as the next state's input, with the progress a person reads in the console."""
-        return {**self.model_dump(), "progress": progress_text(self)}
+        """The cursor as the next state's input, with where its plan is and the progress a person reads in the
+        console (both derived: a next step reads neither)."""
+        return {**self.model_dump(), "plan_key": self.plan_key, "progress": progress_text(self)}
 
 
 def progress_text(cursor: RebuildCursor) -> str:

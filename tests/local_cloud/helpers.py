@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from analytics.reconcile import reconcile
 from analytics.snapshot import star_contents
 from lambdas.shared.database import DatabaseCredentials
 from local.cloud import LocalCloud
@@ -20,6 +21,14 @@ def warehouse_contents(cloud: LocalCloud) -> dict[str, list[Any]]:
     assert cloud.state is not None
     return star_contents(DatabaseCredentials.from_url(cloud.state.warehouse_url), cloud.state.warehouse_schema,
                          ledger=True)
+
+
+def reconciled(cloud: LocalCloud) -> list[str]:
+    """What the reconciliation of the cloud's warehouse with its source finds amiss (none: they agree)."""
+    assert cloud.state is not None
+    result = reconcile(DatabaseCredentials.from_url(cloud.state.source_url),
+                       DatabaseCredentials.from_url(cloud.state.warehouse_url), cloud.state.warehouse_schema)
+    return [str(mismatch) for mismatch in result.mismatches]
 
 
 def deployed_function(cloud: LocalCloud, part: str) -> dict[str, Any]:

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 import pytest
 from moto.stepfunctions.parser.asl.component.common.retry import jitter_strategy_decl, retrier_decl
 
-from analytics.reconcile import reconcile
 from lambdas.shared.constants import TRANSIENT_RETRY, Env, States
 from lambdas.shared.database import DatabaseCredentials
 from local.postgres import create_database, drop_database
@@ -18,18 +17,11 @@ from local.simulate import Activity, simulate
 from ops.executions import redrive
 from tests.fixtures.local_cloud import use_fresh_databases
 from tests.fixtures.postgres import SEEDED_SCALE
-from tests.local_cloud.helpers import RetryClock, outage_first, warehouse_contents
+from tests.local_cloud.helpers import RetryClock, outage_first, reconciled, warehouse_contents
 from tests.sql import run_sql
 
 SOURCE_VARIANTS: dict[str, SchemaVariant] = {"enum types named otherwise": RENAMED_ENUMS,
                                              "text columns": TEXT_ENUMS}
-
-
-def _reconciled(cloud) -> list[str]:
-    state = cloud.state
-    result = reconcile(DatabaseCredentials.from_url(state.source_url),
-                       DatabaseCredentials.from_url(state.warehouse_url), state.warehouse_schema)
-    return [str(m) for m in result.mismatches]
 
 
 def _invocations(cloud, function: str) -> list[str | None]:
@@ -65,7 +57,7 @@ def _without_ledger(contents: dict[str, list]) -> dict[str, list]:
 def test_full_load_then_incremental_run_reconcile_with_the_source(cloud):
     full = cloud.execute()
     assert full.succeeded, full.error
-    assert _reconciled(cloud) == []
+    assert reconciled(cloud) == []
     assert full.extracted["sales_order"] == 300
     assert full.loaded["fact_sales_order"] == 300
     assert list(full.state_seconds) == [States.MODE, States.FIND_REBUILD, States.REBUILD_RUNNING, States.EXTRACT,
@@ -82,7 +74,7 @@ def test_full_load_then_incremental_run_reconcile_with_the_source(cloud):
     incremental = cloud.execute()
 
     assert incremental.succeeded, incremental.error
-    assert _reconciled(cloud) == []
+    assert reconciled(cloud) == []
     assert incremental.extracted["sales_order"] >= 20
     assert incremental.loaded["fact_sales_order"] == incremental.extracted["sales_order"]
 
@@ -104,7 +96,7 @@ def test_a_source_outage_is_retried_with_the_configured_backoff(cloud, retry_clo
     expected = [min(TRANSIENT_RETRY.interval_seconds * TRANSIENT_RETRY.backoff_rate ** n,
                     TRANSIENT_RETRY.max_delay_seconds) for n in range(outages)]
     assert retry_clock.waits == expected  # 5 s, then 10 s (full jitter at its maximum)
-    assert _reconciled(cloud) == []
+    assert reconciled(cloud) == []
 
 
 def test_a_bad_row_fails_the_run_alerts_and_leaves_the_warehouse_unchanged_then_the_fix_catches_up(cloud):
@@ -144,7 +136,7 @@ def test_a_bad_row_fails_the_run_alerts_and_leaves_the_warehouse_unchanged_then_
     fixed = cloud.execute()
 
     assert fixed.succeeded, fixed.error
-    assert _reconciled(cloud) == []  # the activity of the failed run arrived too: nothing lost
+    assert reconciled(cloud) == []  # the activity of the failed run arrived too: nothing lost
 
 
 def test_a_redriven_execution_and_a_repeated_run_duplicate_nothing(cloud, retry_clock):
@@ -160,7 +152,7 @@ def test_a_redriven_execution_and_a_repeated_run_duplicate_nothing(cloud, retry_
     assert redriven.succeeded, redriven.error
     assert redriven.run_id == failed.run_id
     assert list(redriven.state_seconds) == [States.LOAD, States.ADVANCE_WATERMARK, States.DONE]
-    assert _reconciled(cloud) == []
+    assert reconciled(cloud) == []
     loaded = warehouse_contents(cloud)
 
     again = redrive(cloud.client("stepfunctions"), failed.execution_arn, cloud.progress)
@@ -192,7 +184,7 @@ def test_sources_whose_enum_columns_are_other_enum_types_or_text_load_the_same_w
         assert outcome.succeeded, (label, outcome.error)
         assert outcome.extracted == totesys.extracted, label
         assert _without_ledger(warehouse_contents(cloud)) == expected, label
-        assert _reconciled(cloud) == [], label
+        assert reconciled(cloud) == [], label
     assert declared == {
         "enum types named otherwise": [("payment_type_name", "PaymentTypeName"),
                                        ("transaction_type", "TransactionType")],

@@ -10,24 +10,17 @@ from collections.abc import Iterator
 
 import pytest
 
-from analytics.reconcile import reconcile
 from lambdas.shared.constants import RebuildStates, States
 from lambdas.shared.database import DatabaseCredentials
 from local.simulate import Activity, simulate
 from ops.executions import rebuild_input, redrive, replay_input
 from tests.hardening.harness import FAULTS_DIR, REPO
-from tests.local_cloud.helpers import warehouse_contents
+from tests.local_cloud.helpers import reconciled, warehouse_contents
 from tests.local_cloud.test_run_ends import extract_held
 from tests.sql import run_sql
 
 ANALYST = "onyx_test_analyst"
 ANALYST_PASSWORD = "analyst"  # pragma: allowlist secret
-
-
-def _reconciled(cloud) -> list[str]:
-    state = cloud.state
-    result = reconcile(DatabaseCredentials.from_url(state.source_url), _warehouse(cloud), state.warehouse_schema)
-    return [str(mismatch) for mismatch in result.mismatches]
 
 
 def _warehouse(cloud) -> DatabaseCredentials:
@@ -208,7 +201,7 @@ def test_a_replay_of_a_loaded_run_changes_nothing_and_of_a_run_whose_load_never_
     after = warehouse_contents(cloud)
     assert [row[0] for row in after["onyx_run"]] == sorted([*(row[0] for row in before["onyx_run"]), unloaded.run_id])
     assert len(after["fact_sales_order"]) > len(before["fact_sales_order"])
-    assert _reconciled(cloud) == []  # the source's rows, all of them: what the failed load left out is in
+    assert reconciled(cloud) == []  # the source's rows, all of them: what the failed load left out is in
     # It is committed: the next run starts after it and finds nothing new.
     assert sum(cloud.execute().extracted.values()) == 0
 

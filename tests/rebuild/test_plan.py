@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto.core.config import default_user_config
 
-from lambdas.extract.watermarks import advance_watermarks
+from lambdas.extract.watermarks import advance_watermarks, run_id_of, watermark_key
 from lambdas.rebuild import plan
 from lambdas.rebuild.admission import check_alone
 from lambdas.rebuild.plan import committed_run_ids, plan_rebuild, store_plan
@@ -122,7 +122,7 @@ def test_a_step_stops_at_its_run_count_or_when_its_time_left_no_longer_covers_tw
 
 
 def test_progress_says_which_run_of_how_many():
-    cursor = RebuildCursor(rebuild_id="rebuild-1", plan_key="k", planned_at="2026-12-02T13:00:00.000+00:00",
+    cursor = RebuildCursor(rebuild_id="rebuild-1", planned_at="2026-12-02T13:00:00.000+00:00",
                            runs=35_000, transformed=1_400, loaded=1_200, step_runs=200)
     assert progress_text(cursor) == "transformed 1,400 and loaded 1,200 of 35,000 runs (3%)"
     assert cursor.payload()["progress"] == progress_text(cursor)
@@ -159,3 +159,11 @@ def test_a_rebuild_refuses_while_a_run_or_another_rebuild_is_going_naming_them(m
         check_alone(sfn, pipeline_arn=pipeline, rebuild_arn=rebuild, rebuild_id="rebuild-2")
     assert str(refused.value) == ("cannot rebuild while run run-20261202T130000Z-abcdef, rebuild rebuild-1 are going: "
                                   "start the rebuild again once it has ended (or stop it)")
+
+
+def test_a_watermark_keys_run_id_is_read_back_by_the_module_that_writes_the_key():
+    key = watermark_key("run-20261202T130000Z-abc", {"address": "2026-11-25T09:59:00.000"})
+    assert run_id_of(key) == "run-20261202T130000Z-abc"
+    assert run_id_of(key.replace("state/watermarks/", "state/other/")) is None
+    assert run_id_of("state/watermarks/notdigits123-run-1.json") is None
+    assert run_id_of("state/watermarks/0000000000001-run-1.txt") is None

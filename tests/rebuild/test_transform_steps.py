@@ -38,7 +38,8 @@ def _lake(aws, *, as_the_pipeline: bool = False) -> None:
 
 def _cursor(aws, rebuild_id: str = "rebuild-1", step_runs: int = 2) -> RebuildCursor:
     plan = plan_rebuild(aws.s3, aws.ingestion_bucket, rebuild_id, step_runs=step_runs)
-    return RebuildCursor(rebuild_id=rebuild_id, plan_key=store_plan(aws.s3, aws.processed_bucket, plan),
+    assert store_plan(aws.s3, aws.processed_bucket, plan) == f"rebuilds/{rebuild_id}/plan.json"
+    return RebuildCursor(rebuild_id=rebuild_id,
                          planned_at=plan.planned_at, runs=len(plan.runs), transformed=0, loaded=0,
                          step_runs=step_runs)
 
